@@ -1,0 +1,141 @@
+"""Settings read from the environment (12-factor), with an optional `.env` file.
+
+Every setting the bridge reads is declared here, once, with its default, so
+`app.json` and the README can be checked against one list. Failure policy:
+a malformed value (a retry schedule that is not numbers, a port that is not an
+integer) raises `ConfigError` naming the variable and the bad value at start-up,
+never later at delivery time.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+# Svix's schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+INSTANCE_DIR = Path(os.environ.get("BRIDGE_INSTANCE_DIR", "instance"))
+
+
+class ConfigError(ValueError):
+    """A setting has a value the bridge cannot use."""
+
+
+def _split_list(value: str) -> list[str]:
+    return [part for part in re.split(r"[\s,]+", value.strip()) if part]
+
+
+def parse_retry_schedule(value: str | None) -> tuple[float, ...]:
+    """`"5,300,1800"` -> (5.0, 300.0, 1800.0); empty -> the Svix-like default."""
+    if not value or not value.strip():
+        return DEFAULT_RETRY_SCHEDULE
+    try:
+        delays = tuple(float(part) for part in _split_list(value))
+    except ValueError:
+        raise ConfigError(
+            f"BRIDGE_RETRY_SCHEDULE={value!r}: expected seconds separated by commas, e.g. 5,300,1800"
+        ) from None
+    if any(d < 0 for d in delays):
+        raise ConfigError(f"BRIDGE_RETRY_SCHEDULE={value!r}: delays cannot be negative")
+    return delays
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs Heroku hands out and pick the psycopg 3 driver for PostgreSQL."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{(INSTANCE_DIR / 'bridge.db').resolve()}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    queue_url: str | None
+    webhook_secrets: tuple[str, ...]
+    kustomer_api_key: str | None
+    kustomer_api_base: str | None
+    mapping_path: str
+    retry_schedule: tuple[float, ...]
+    max_body_bytes: int
+    kustomer_requests_per_minute: int
+    worker_threads: int
+    sweep_interval: float
+    stale_after: float
+    lease_seconds: float
+    admin_username: str | None
+    admin_password: str | None
+    secret_key: str | None
+    port: int
+    environment: str
+    raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        secrets = tuple(_split_list(env.get("OKENDO_WEBHOOK_SECRET", "")))
+        return cls(
+            database_url=normalize_database_url(env.get("DATABASE_URL") or default_database_url()),
+            queue_url=env.get("QUEUE_URL") or env.get("REDIS_URL") or None,
+            webhook_secrets=secrets,
+            kustomer_api_key=env.get("KUSTOMER_API_KEY") or None,
+            kustomer_api_base=(env.get("KUSTOMER_API_BASE") or "").rstrip("/") or None,
+            mapping_path=env.get("BRIDGE_MAPPING") or "config/mapping.yaml",
+            retry_schedule=parse_retry_schedule(env.get("BRIDGE_RETRY_SCHEDULE")),
+            max_body_bytes=_int(env, "BRIDGE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            kustomer_requests_per_minute=_int(env, "KUSTOMER_REQUESTS_PER_MINUTE", 600),
+            worker_threads=_int(env, "BRIDGE_WORKER_THREADS", 4),
+            sweep_interval=_float(env, "BRIDGE_SWEEP_INTERVAL", 30.0),
+            stale_after=_float(env, "BRIDGE_STALE_AFTER", 60.0),
+            lease_seconds=_float(env, "BRIDGE_LEASE_SECONDS", 120.0),
+            admin_username=env.get("ADMIN_USERNAME") or None,
+            admin_password=env.get("ADMIN_PASSWORD") or None,
+            secret_key=env.get("SECRET_KEY") or None,
+            port=_int(env, "PORT", 8000),
+            environment=env.get("BRIDGE_ENV", "production"),
+            raw=dict(env),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+
+def load_dotenv_if_present(path: str = ".env") -> None:
+    """Read `.env` without overriding variables already set (the real environment wins)."""
+    if Path(path).is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)

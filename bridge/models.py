@@ -1,0 +1,160 @@
+"""The event store's tables (SQLAlchemy 2 declarative models).
+
+The `events` row is the truth about a webhook: the queue only ever says "look at
+event N now". `actions` records what has been done for an event, so a retry or a
+replay skips it; `attempts` is the delivery log an admin reads; `tickets` remembers
+which Kustomer conversation belongs to which Okendo resource, so no second one is
+ever opened for it. Schema changes go through Alembic (`bridge/migrations/`).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants a bigint.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EventStatus:
+    """Statuses of design.md section 5; scripts outside the project rely on these names."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    INVALID = "invalid"
+
+    ALL = (PENDING, PROCESSING, DELIVERED, SKIPPED, RETRYING, DEAD, INVALID)
+    # Statuses a worker may pick up; `processing` only once its lease has expired.
+    RUNNABLE = (PENDING, RETRYING)
+    FINAL = (DELIVERED, SKIPPED, DEAD, INVALID)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str | None] = mapped_column(String(16))
+    subscriber_id: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(128))
+    sequence_number: Mapped[str | None] = mapped_column(String(40))
+    # Zero-padded copy of sequence_number, so the database can order it as text.
+    sequence_key: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.PENDING)
+    errors: Mapped[dict | list | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    actions: Mapped[list["Action"]] = relationship(back_populates="event", order_by="Action.id")
+    delivery_attempts: Mapped[list["Attempt"]] = relationship(back_populates="event", order_by="Attempt.id")
+
+    __table_args__ = (
+        Index("ix_events_status_received", "status", "received_at"),
+        Index("ix_events_resource", "resource_type", "subscriber_id", "resource_id", "sequence_key"),
+        Index("ix_events_email", "email"),
+    )
+
+    @property
+    def event_name(self) -> str | None:
+        if self.resource_type and self.topic:
+            return f"{self.resource_type}.{self.topic}"
+        return None
+
+
+class Action(Base):
+    """One thing an event causes (a hook POST, a ticket), recorded once it is done."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # done | failed
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="actions")
+
+    __table_args__ = (UniqueConstraint("event_id", "key", name="uq_actions_event_key"),)
+
+
+class Attempt(Base):
+    """One HTTP call to Kustomer, successful or not: the delivery log."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    action_key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(String(500))  # redacted: no hook hash, no key
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="delivery_attempts")
+
+
+class Ticket(Base):
+    """The Kustomer conversation opened for one Okendo resource (review, survey response).
+
+    The unique key is what makes "one conversation per review" hold across workers:
+    the worker that inserts the row in state `creating` is the only one allowed to
+    create the conversation; the others wait for it (or take over after its lease).
+    """
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="creating")  # creating | open
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    negative: Mapped[bool] = mapped_column(Boolean, default=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "resource_type", "resource_id", name="uq_tickets_resource"),
+    )
