@@ -43,7 +43,13 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -289,7 +295,11 @@ class KustomerClient:
     def create_conversation(self, customer_id: str, **attributes: Any) -> dict:
         """``attributes`` pass through as Kustomer names them (name, status, externalId, ...)."""
         body = {"customer": customer_id, **_without_none(**attributes)}
-        return self._data(self._api("POST", "/v1/conversations", body))
+        # Kustomer has no idempotency key: a create that timed out may have happened, and
+        # retrying it here could open a second ticket. Only a 429 (surely not processed) is
+        # retried in-call; anything else goes back to the caller, whose next round looks
+        # the conversation up by externalId before creating it again.
+        return self._data(self._api("POST", "/v1/conversations", body, retry_only_rejected=True))
 
     def update_conversation(self, conversation_id: str, **attributes: Any) -> dict:
         body = _without_none(**attributes)
@@ -332,7 +342,9 @@ class KustomerClient:
                 return None
             raise
 
-    def _api(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+    def _api(
+        self, method: str, path: str, body: dict | None = None, *, retry_only_rejected: bool = False
+    ) -> requests.Response:
         if not self.api_base:
             raise ConfigurationError(
                 "KUSTOMER_API_BASE is not set: it is needed for customer, conversation and "
@@ -342,7 +354,7 @@ class KustomerClient:
             raise ConfigurationError("KUSTOMER_API_KEY is not set")
         url = self.api_base + path
         payload = None if body is None else self._encode(body, url)
-        return self._request(method, url, payload)[0]
+        return self._request(method, url, payload, retry_only_rejected=retry_only_rejected)[0]
 
     def _encode(self, body: Any, url: str) -> bytes:
         try:
@@ -368,9 +380,13 @@ class KustomerClient:
             )
         return document["data"]
 
-    def _request(self, method: str, url: str, payload: bytes | None) -> Answer:
+    def _request(
+        self, method: str, url: str, payload: bytes | None, *, retry_only_rejected: bool = False
+    ) -> Answer:
+        retry = retry_if_exception(_was_rejected_unprocessed) if retry_only_rejected \
+            else retry_if_exception_type(TransientError)
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
+            retry=retry,
             wait=wait_for_server_hint_or(wait_random_exponential(multiplier=0.5, max=8)),
             stop=stop_after_attempt(self.max_attempts)
             | stop_when_total_wait_would_exceed(self.max_wait),
@@ -454,6 +470,11 @@ class KustomerClient:
                 # the queue would post again.
                 log.exception("on_attempt callback failed for %s %s", method, where)
         return latency_ms
+
+
+def _was_rejected_unprocessed(exc: BaseException) -> bool:
+    """A 429 means Kustomer turned the request away before doing anything."""
+    return isinstance(exc, TransientError) and exc.status == 429
 
 
 def _quote(value: str) -> str:
