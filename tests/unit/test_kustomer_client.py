@@ -452,6 +452,23 @@ def test_create_conversation_passes_attributes_and_drops_none(client, mocked):
     }
 
 
+def test_create_conversation_is_not_retried_in_call_after_a_5xx(client, mocked):
+    """The create may have happened; the caller's next round looks it up by externalId."""
+    mocked.post(f"{BASE}/v1/conversations", status=503)
+
+    with pytest.raises(TransientError):
+        client.create_conversation("cus1", externalId="okendo-r1")
+    assert len(mocked.calls) == 1
+
+
+def test_create_conversation_is_retried_in_call_after_a_429(client, mocked):
+    mocked.post(f"{BASE}/v1/conversations", status=429, headers={"Retry-After": "1"})
+    mocked.post(f"{BASE}/v1/conversations", status=201, json={"data": CONVERSATION})
+
+    assert client.create_conversation("cus1", externalId="okendo-r1") == CONVERSATION
+    assert len(mocked.calls) == 2
+
+
 def test_update_conversation_patches(client, mocked):
     mocked.patch(f"{BASE}/v1/conversations/conv1", json={"data": CONVERSATION})
 
