@@ -87,6 +87,8 @@ class Settings:
     retry_schedule: tuple[float, ...]
     max_body_bytes: int
     kustomer_requests_per_minute: int
+    kustomer_max_attempts: int
+    kustomer_max_wait: float
     worker_threads: int
     sweep_interval: float
     stale_after: float
@@ -112,6 +114,8 @@ class Settings:
             retry_schedule=parse_retry_schedule(env.get("BRIDGE_RETRY_SCHEDULE")),
             max_body_bytes=_int(env, "BRIDGE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             kustomer_requests_per_minute=_int(env, "KUSTOMER_REQUESTS_PER_MINUTE", 600),
+            kustomer_max_attempts=_int(env, "KUSTOMER_MAX_ATTEMPTS", 4),
+            kustomer_max_wait=_float(env, "KUSTOMER_MAX_WAIT", 30.0),
             worker_threads=_int(env, "BRIDGE_WORKER_THREADS", 4),
             sweep_interval=_float(env, "BRIDGE_SWEEP_INTERVAL", 30.0),
             stale_after=_float(env, "BRIDGE_STALE_AFTER", 60.0),

@@ -31,6 +31,8 @@ Failure policy
 
 from __future__ import annotations
 
+import json
+
 import math
 import re
 from dataclasses import dataclass
@@ -482,6 +484,10 @@ class EventValidationError(Exception):
     def __init__(self, errors: dict):
         self.errors = errors
         super().__init__(f"invalid Okendo event: {errors!r}")
+
+    def as_json(self) -> dict:
+        """The errors with string keys only (marshmallow keys list positions by int)."""
+        return json.loads(json.dumps(self.errors, default=str))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+"""The Flask app factory (the Flask tutorial's pattern)."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from bridge.config import Settings
+
+
+def create_app(settings: Settings | None = None, runtime=None) -> Flask:
+    from bridge.runtime import build_runtime
+
+    settings = settings or (runtime.settings if runtime else Settings.from_env())
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key or None, MAX_CONTENT_LENGTH=settings.max_body_bytes + 1)
+    app.extensions["bridge"] = runtime or build_runtime(settings)
+
+    from bridge import health, ingest
+
+    app.register_blueprint(ingest.bp)
+    app.register_blueprint(health.bp)
+    _register_optional(app)
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        return jsonify(error="payload too large", limit_bytes=settings.max_body_bytes), 413
+
+    return app
+
+
+def _register_optional(app: Flask) -> None:
+    """Blueprints that arrive with later work (admin console, metrics)."""
+    for module_name in ("bridge.metrics", "bridge.admin"):
+        try:
+            module = __import__(module_name, fromlist=["init_app"])
+        except ImportError:
+            continue
+        module.init_app(app)

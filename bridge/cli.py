@@ -1,0 +1,363 @@
+"""The `bridge` command (design.md section 5)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+
+from bridge.config import ConfigError, Settings, load_dotenv_if_present
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _db(settings: Settings):
+    from bridge.db import Database
+
+    return Database(settings.database_url)
+
+
+@click.group()
+@click.version_option(package_name="okendo-kustomer-bridge")
+def main() -> None:
+    """Relay Okendo webhooks to Kustomer, durably."""
+    load_dotenv_if_present()
+    from bridge.logs import configure
+
+    configure(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+# -- processes -------------------------------------------------------------------------
+@main.command()
+@click.option("--port", type=int, default=None, help="web port (default $PORT or 8000)")
+def run(port: int | None) -> None:
+    """Everything on one machine: migrations, web server, worker (and the Kustomer emulator
+    when no Kustomer settings are present)."""
+    from bridge.devrun import run_all
+
+    run_all(port)
+
+
+@main.command()
+def web() -> None:
+    """Only the web server (gunicorn), as the Procfile's web process."""
+    settings = _settings()
+    _refuse_without_secret(settings)
+    _require_migrated(settings)
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:bridge.gunicorn_conf", "bridge.wsgi:app"]
+    os.execv(sys.executable, argv)
+
+
+@main.command()
+@click.option("--threads", type=int, default=None, help="worker threads (default $BRIDGE_WORKER_THREADS or 4)")
+def worker(threads: int | None) -> None:
+    """Only the worker (huey consumer + sweeper), as the Procfile's worker process."""
+    from bridge.worker import run_worker
+
+    settings = _settings()
+    _require_migrated(settings)
+    run_worker(settings, threads=threads)
+
+
+def _refuse_without_secret(settings: Settings) -> None:
+    if not settings.webhook_secrets:
+        raise click.ClickException(
+            "OKENDO_WEBHOOK_SECRET is not set: every webhook would be refused. Set it to the whsec_... "
+            "secret `bridge okendo subscribe` printed (several, comma-separated, during a rotation)."
+        )
+
+
+def _require_migrated(settings: Settings) -> None:
+    from bridge.migrate import current_revision, head_revision
+
+    try:
+        current = current_revision(settings.database_url)
+    except Exception as exc:  # noqa: BLE001 - say it plainly
+        raise click.ClickException(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
+    if current != head_revision():
+        raise click.ClickException(
+            f"the database is at migration {current or 'none'}, the code needs {head_revision()}: "
+            "run `bridge db upgrade` first"
+        )
+
+
+# -- database ------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations (idempotent; Heroku's release phase runs it)."""
+    from bridge.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+# -- mapping -------------------------------------------------------------------------
+@main.command("check-config")
+@click.argument("path", required=False)
+def check_config(path: str | None) -> None:
+    """Validate the mapping file; errors as path:line:col: message; exit 1 on error."""
+    from bridge.mapping import check_config as check
+
+    settings = _settings()
+    result = check(path or settings.mapping_path, env=settings.raw)
+    for line in result.warnings:
+        click.echo(f"warning: {line}", err=True)
+    for line in result.errors:
+        click.echo(line, err=True)
+    if not result.ok:
+        sys.exit(1)
+    click.echo(f"{path or settings.mapping_path}: ok")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.option("--mapping", "mapping_path", default=None, help="mapping file (default $BRIDGE_MAPPING)")
+def preview(file: str, as_json: bool, mapping_path: str | None) -> None:
+    """What an Okendo payload would cause, without sending anything."""
+    from bridge.mapping import MappingError, load_mapping
+    from bridge.preview import format_preview_text, preview_payload
+
+    settings = _settings()
+    try:
+        mapping = load_mapping(mapping_path or settings.mapping_path, env=settings.raw)
+    except MappingError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        payload = json.loads(Path(file).read_bytes())
+    except ValueError as exc:
+        raise click.ClickException(f"{file}: not valid JSON: {exc}") from None
+    result = preview_payload(payload, mapping)
+    click.echo(json.dumps(result, indent=2, default=str) if as_json else format_preview_text(result))
+
+
+# -- events --------------------------------------------------------------------------
+@main.group()
+def events() -> None:
+    """Inspect stored events."""
+
+
+def _event_summary(event) -> dict:
+    return {
+        "id": event.id, "webhook_id": event.webhook_id, "resource_type": event.resource_type,
+        "topic": event.topic, "subscriber_id": event.subscriber_id, "resource_id": event.resource_id,
+        "sequence_number": event.sequence_number, "status": event.status, "attempts": event.attempts,
+        "last_error": event.last_error, "received_at": _iso(event.received_at),
+        "next_attempt_at": _iso(event.next_attempt_at), "completed_at": _iso(event.completed_at),
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+@events.command("list")
+@click.option("--status", type=click.Choice(["pending", "processing", "delivered", "skipped", "retrying",
+                                             "dead", "invalid"]))
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def events_list(status: str | None, limit: int, as_json: bool) -> None:
+    """Stored events, newest first."""
+    from bridge import store
+
+    database = _db(_settings())
+    with database.session() as session:
+        rows = [_event_summary(e) for e in store.list_events(session, status=status, limit=limit)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        name = f"{row['resource_type']}.{row['topic']}"
+        click.echo(f"{row['id']:>6}  {row['status']:<10} {name:<28} attempts={row['attempts']}  "
+                   f"{row['received_at']}  {row['last_error'] or ''}")
+
+
+@events.command("show")
+@click.argument("event_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def events_show(event_id: int, as_json: bool) -> None:
+    """One event: its raw body, its actions and every delivery attempt."""
+    from bridge import store
+
+    database = _db(_settings())
+    with database.session() as session:
+        event = store.load(session, event_id, with_history=True)
+        if event is None:
+            raise click.ClickException(f"no event with id {event_id}")
+        data = _event_summary(event)
+        data.update(
+            headers=event.headers, errors=event.errors,
+            body=event.body.decode("utf-8", errors="replace"),
+            actions=[{"key": a.key, "status": a.status, "result": a.result, "error": a.error,
+                      "updated_at": _iso(a.updated_at)} for a in event.actions],
+            attempts_log=[{"action": a.action_key, "method": a.method, "target": a.target,
+                           "status_code": a.status_code, "latency_ms": a.latency_ms, "error": a.error,
+                           "started_at": _iso(a.started_at)} for a in event.delivery_attempts],
+        )
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for key in ("id", "webhook_id", "status", "resource_type", "topic", "resource_id", "sequence_number",
+                "attempts", "last_error", "received_at", "next_attempt_at"):
+        click.echo(f"{key:>16}: {data[key]}")
+    if data["errors"]:
+        click.echo(f"{'errors':>16}: {json.dumps(data['errors'])}")
+    click.echo("actions:")
+    for a in data["actions"]:
+        click.echo(f"  {a['key']:<24} {a['status']:<7} {a['error'] or json.dumps(a['result'])}")
+    click.echo("attempts:")
+    for a in data["attempts_log"]:
+        click.echo(f"  {a['started_at']}  {a['action']:<20} {a['method']} {a['target']} -> "
+                   f"{a['status_code']} in {a['latency_ms'] and round(a['latency_ms'], 1)} ms {a['error'] or ''}")
+    click.echo("body:")
+    click.echo(data["body"])
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        amount, unit = float(value[:-1]), units[value[-1]]
+    except (KeyError, ValueError):
+        raise click.BadParameter(f"{value!r}: use a number and a unit, e.g. 30m, 2h, 1d") from None
+    return datetime.now(timezone.utc) - timedelta(seconds=amount * unit)
+
+
+@main.command()
+@click.argument("event_ids", nargs=-1, type=int)
+@click.option("--status", type=click.Choice(["dead", "invalid", "skipped", "retrying", "delivered"]),
+              help="replay every event with this status")
+@click.option("--since", default=None, help="with --status: only events received within e.g. 2h")
+def replay(event_ids: tuple[int, ...], status: str | None, since: str | None) -> None:
+    """Re-run events; actions already done are not redone."""
+    from bridge import store
+    from bridge.runtime import build_runtime
+
+    if not event_ids and not status:
+        raise click.UsageError("give event ids, or --status (e.g. --status dead --since 2h)")
+    runtime = build_runtime(_settings())
+    with runtime.db.session() as session:
+        ids = list(event_ids)
+        if status:
+            ids += [e.id for e in store.list_events(session, status=status, since=_parse_since(since),
+                                                    limit=100_000)]
+        replayed = store.reset_for_replay(session, ids)
+    for event_id in replayed:
+        runtime.enqueue(event_id)
+    skipped = sorted(set(ids) - set(replayed))
+    click.echo(f"replaying {len(replayed)} event(s)" + (f": {', '.join(map(str, replayed))}" if replayed else ""))
+    if skipped:
+        click.echo(f"not replayed (unknown or being processed now): {', '.join(map(str, skipped))}", err=True)
+
+
+# -- helpers for demos and tests -------------------------------------------------------
+@main.command("send-sample")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", required=True, help="the bridge's webhook URL, e.g. http://127.0.0.1:8000/webhooks/okendo")
+@click.option("--secret", default=None, help="whsec_... (default: the first of $OKENDO_WEBHOOK_SECRET)")
+@click.option("--webhook-id", default=None, help="delivery id (default: a new one)")
+@click.option("--header-style", type=click.Choice(["webhook", "svix"]), default="webhook")
+def send_sample(file: str, url: str, secret: str | None, webhook_id: str | None, header_style: str) -> None:
+    """Sign a payload file the way Okendo does and POST it."""
+    import requests
+    from standardwebhooks import Webhook
+
+    secret = secret or next(iter(_settings().webhook_secrets), None)
+    if not secret:
+        raise click.UsageError("no secret: pass --secret or set OKENDO_WEBHOOK_SECRET")
+    body = Path(file).read_bytes()
+    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+    timestamp = int(time.time())
+    # Signed with the Standard Webhooks reference library, so the bridge's own verifier
+    # is exercised against an independent implementation.
+    signature = Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, timezone.utc),
+                                     body.decode("utf-8"))
+    prefix = "webhook" if header_style == "webhook" else "svix"
+    headers = {f"{prefix}-id": webhook_id, f"{prefix}-timestamp": str(timestamp),
+               f"{prefix}-signature": signature, "Content-Type": "application/json"}
+    response = requests.post(url, data=body, headers=headers, timeout=15)
+    click.echo(f"{response.status_code} {response.text.strip()}")
+    if response.status_code >= 300:
+        sys.exit(1)
+
+
+@main.command("kustomer-emulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8099, show_default=True)
+@click.option("--rate-limit", type=int, default=None, help="org requests per minute (0 = unlimited)")
+@click.option("--hook-limit", type=int, default=None, help="hook requests per minute (0 = unlimited)")
+@click.option("--latency-ms", type=float, default=0.0)
+@click.option("--error-rate", type=float, default=0.0)
+def kustomer_emulator(host, port, rate_limit, hook_limit, latency_ms, error_rate) -> None:
+    """A local stand-in for Kustomer's API, for demos and the project's tests."""
+    from bridge.emulator.app import serve
+
+    options = dict(latency_ms=latency_ms, error_rate=error_rate)
+    if rate_limit is not None:
+        options["rate_limit_per_minute"] = rate_limit
+    if hook_limit is not None:
+        options["hook_limit_per_minute"] = hook_limit
+    serve(host=host, port=port, **options)
+
+
+@main.group()
+def kustomer() -> None:
+    """Kustomer settings."""
+
+
+@kustomer.command("check")
+def kustomer_check() -> None:
+    """Prove the Kustomer key, region, roles and hook URLs work, without creating anything."""
+    from bridge.kustomer import KustomerClient
+    from bridge.kustomer.check import check
+    from bridge.mapping import MappingError, load_mapping
+
+    settings = _settings()
+    try:
+        mapping = load_mapping(settings.mapping_path, env=settings.raw)
+    except MappingError as exc:
+        raise click.ClickException(f"fix the mapping first:\n{exc}") from None
+    targets = [(None, mapping.kustomer)] + [(sid, store.kustomer) for sid, store in mapping.stores.items()]
+    hooks = [(r.name, r.url, r.missing_env) for r in mapping.routes]
+    failed = False
+    seen = set()
+    for store_id, target in targets:
+        if (target.api_key, target.api_base) in seen:
+            continue
+        seen.add((target.api_key, target.api_base))
+        click.echo(f"Kustomer org for {'store ' + store_id if store_id else 'all stores'}:")
+        findings = check(target, hooks if store_id is None else [], mapping.tickets.enabled,
+                         lambda key, base: KustomerClient(key, base, max_attempts=2, max_wait=5))
+        for finding in findings:
+            click.echo(f"  {finding}")
+        failed = failed or any(f.ok is False for f in findings)
+    sys.exit(1 if failed else 0)
+
+
+def _register_groups() -> None:
+    from bridge.okendo.cli import okendo
+
+    main.add_command(okendo)
+
+
+_register_groups()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,35 @@
+"""gunicorn settings for `bridge web` (and the Procfile's web process).
+
+Every value can be overridden from the environment, so a Heroku dyno size or a
+benchmark can change them without editing code.
+"""
+import multiprocessing
+import os
+
+# Heroku gives the port in PORT; 8000 on a developer's machine.
+bind = f"{os.environ.get('BRIDGE_BIND', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+
+# Threads keep memory low (one app copy per process) while a request waits on the
+# database; processes use more than one core. WEB_CONCURRENCY is Heroku's convention.
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+
+# Below Heroku's 30 s router timeout, so a stuck request is killed by us, with a log line.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+
+# Access log to stdout (Heroku's log router collects stdout and stderr).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+
+# Trust X-Forwarded-Proto from Heroku's router (it is the only thing in front of the dyno).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+# Each worker builds its own database pool after the fork; never share one across processes.
+preload_app = False
+
+# gunicorn 27 opens a control socket at a fixed per-user path; several gunicorns on one
+# machine (tests, the emulator beside the bridge) would fight over it, and we don't use it.
+control_socket_disable = True

@@ -1,0 +1,29 @@
+"""Liveness and readiness probes."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 whenever the process can answer at all."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """200 when the database and the queue both answer; 503 (with which one failed) otherwise."""
+    runtime = current_app.extensions["bridge"]
+    checks = {}
+    try:
+        with runtime.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"error: {type(exc).__name__}"
+    checks["queue"] = "ok" if runtime.dispatcher.ping() else "error"
+    ready = all(v == "ok" for v in checks.values())
+    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503

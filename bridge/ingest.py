@@ -1,0 +1,104 @@
+"""`POST /webhooks/okendo`: prove the request is Okendo's, store it, answer fast.
+
+No call to Kustomer happens here: the answer comes as soon as the row is
+committed, well inside Okendo's 15 s limit. Answers (design.md section 5):
+202 stored; 200 duplicate `webhook-id`; 401 missing/bad signature or stale
+timestamp (nothing stored); 413 over the body limit; a genuine body that is not
+JSON or fails the schema is stored as `invalid` and answered 202 with the reason;
+503 when the database cannot take the event (Okendo will retry, nothing is lost).
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge import signatures, store
+from bridge.models import EventStatus
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ingest", __name__)
+
+KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp",
+                "svix-signature", "content-type", "user-agent")
+
+
+@bp.post("/webhooks/okendo")
+def receive():
+    runtime = current_app.extensions["bridge"]
+    settings = runtime.settings
+    if request.content_length is not None and request.content_length > settings.max_body_bytes:
+        return _too_large(settings.max_body_bytes)
+    body = request.stream.read(settings.max_body_bytes + 1)
+    if len(body) > settings.max_body_bytes:
+        return _too_large(settings.max_body_bytes)
+
+    try:
+        verified = signatures.verify(body, request.headers, settings.webhook_secrets)
+    except signatures.SignatureError as exc:
+        log.warning("refused webhook: %s", exc)
+        return jsonify(error="invalid signature", reason=str(exc)), 401
+
+    fields, status, errors = _inspect(body)
+    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
+    try:
+        with runtime.db.session() as session:
+            stored = store.store_event(session, webhook_id=verified.id, body=body, headers=headers,
+                                       status=status, errors=errors, **fields)
+    except SQLAlchemyError:
+        log.exception("could not store webhook %s; answering 503 so Okendo retries", verified.id)
+        return jsonify(error="storage unavailable, retry later"), 503, {"Retry-After": "5"}
+
+    extra = {"event_id": stored.event_id, "webhook_id": verified.id, "status": stored.status}
+    if not stored.created:
+        log.info("duplicate webhook", extra=extra)
+        return jsonify(status="duplicate", event_id=stored.event_id), 200
+    if status == EventStatus.PENDING:
+        runtime.enqueue(stored.event_id)
+    log.info("stored webhook", extra=extra)
+    answer = {"status": status, "event_id": stored.event_id}
+    if status == EventStatus.INVALID:
+        answer["reason"], answer["errors"] = "stored as invalid; fix the mapping or schema and replay", errors
+    elif status == EventStatus.SKIPPED:
+        answer["reason"] = fields["last_error"]
+    return jsonify(answer), 202
+
+
+def _inspect(body: bytes):
+    """Parse and validate just enough to store searchable columns and the right status."""
+    from bridge.okendo.schemas import EventValidationError, email_of, validate_event
+
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {}, EventStatus.INVALID, {"_body": [f"not valid JSON: {exc}"]}
+    envelope = payload if isinstance(payload, dict) else {}
+    resource = envelope.get("resource") if isinstance(envelope.get("resource"), dict) else {}
+    fields = {
+        "resource_type": _text(envelope.get("resourceType"), 64),
+        "topic": _text(envelope.get("topic"), 16),
+        "subscriber_id": _text(resource.get("subscriberId"), 64),
+        "sequence_number": _text(envelope.get("sequenceNumber"), 40),
+    }
+    try:
+        event = validate_event(payload)
+    except EventValidationError as exc:
+        return fields, EventStatus.INVALID, exc.as_json()
+    fields.update(resource_id=_text(event.resource_id, 128), email=_text(email_of(event), 320),
+                  sequence_number=event.sequence_number)
+    if not event.known:
+        fields["last_error"] = f"resource type {event.resource_type!r} is not relayed"
+        return fields, EventStatus.SKIPPED, None
+    return fields, EventStatus.PENDING, None
+
+
+def _text(value, limit: int) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)[:limit]
+
+
+def _too_large(limit: int):
+    return jsonify(error="payload too large", limit_bytes=limit), 413

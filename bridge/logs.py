@@ -1,0 +1,58 @@
+"""Logging: one JSON object per line, with shopper emails and secrets masked.
+
+Masking happens in the formatter, on the final text, so no call site can leak a
+key or an email by forgetting to mask it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_SECRETS = [
+    (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_***"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
+    # JWTs (Kustomer API keys are JWTs): three base64url parts.
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "***jwt***"),
+    # The hash part of a Kustomer hook URL authorises posting for form hooks.
+    (re.compile(r"(/v1/hooks/(?:web|form)/(?:[^/\s\"']+/)?)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*"), r"\1\2…"),
+]
+_EXTRA_FIELDS = ("event_id", "webhook_id", "status", "latency_ms", "request_id", "action", "resource_type", "topic",
+                 "method", "path")
+
+
+def mask(text: str) -> str:
+    """Mask emails (keep first letter and domain) and anything that looks like a secret."""
+    text = _EMAIL.sub(r"\1***@\2", text)
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in _EXTRA_FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return mask(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def configure(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # huey logs every task at INFO; our own lines say more.
+    logging.getLogger("huey").setLevel(logging.WARNING)

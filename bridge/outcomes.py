@@ -1,0 +1,63 @@
+"""What one action (a hook POST, a ticket step) came to, and what the event becomes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bridge.models import EventStatus
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    kind: str  # done | transient | permanent
+    error: str | None = None
+    result: dict | None = None
+    retry_after: float | None = None
+    attempts: list = field(default_factory=list)
+
+    @classmethod
+    def from_error(cls, key: str, exc: Exception, attempts=()) -> "Outcome":
+        """Classify a Kustomer error: transient ones are retried on the schedule, the rest are not."""
+        from bridge.kustomer.errors import TransientError
+
+        kind = "transient" if isinstance(exc, TransientError) else "permanent"
+        return cls(key, kind, error=str(exc), retry_after=getattr(exc, "retry_after", None),
+                   attempts=list(attempts))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    delay: float | None = None
+
+
+def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float, ...],
+           now: datetime) -> Verdict:
+    """Turn a round's outcomes into the event's next status.
+
+    `attempts_so_far` counts earlier rounds. Transient failures win over permanent
+    ones while the schedule lasts (the other actions may still get through); once
+    it is exhausted, or when only permanent failures remain, the event is dead.
+    """
+    transient = [o for o in outcomes if o.kind == "transient"]
+    permanent = [o for o in outcomes if o.kind == "permanent"]
+    if transient:
+        round_number = attempts_so_far + 1
+        if round_number <= len(schedule):
+            delay = schedule[round_number - 1]
+            hint = max((o.retry_after or 0) for o in transient)
+            delay = max(delay, hint)
+            return Verdict(EventStatus.RETRYING, error=_summary(transient + permanent),
+                           next_attempt_at=now + timedelta(seconds=delay), delay=delay)
+        return Verdict(EventStatus.DEAD, error=f"gave up after {round_number} attempts: "
+                       + _summary(transient + permanent))
+    if permanent:
+        return Verdict(EventStatus.DEAD, error=_summary(permanent))
+    return Verdict(EventStatus.DELIVERED)
+
+
+def _summary(outcomes: list[Outcome]) -> str:
+    return "; ".join(f"{o.key}: {o.error}" for o in outcomes)

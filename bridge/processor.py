@@ -1,0 +1,190 @@
+"""Process one stored event: validate, plan, do each action not yet done, record.
+
+This is what the worker runs for "look at event N now". Failure policy:
+- the event is claimed first; if another worker holds it, or it is final, do nothing;
+- a body that does not parse or validate (also after a mapping/schema change on
+  replay) becomes `invalid` with its errors; an unknown resource type `skipped`;
+- an older event of the same Okendo resource still in flight makes this one wait
+  (per-resource order); a newer one already delivered makes this one `skipped`;
+- each action's outcome is committed as soon as it is known, so a crash redoes at
+  most the action that was in flight; done actions are never redone;
+- transient failures are retried on `BRIDGE_RETRY_SCHEDULE`, then `dead`;
+  permanent and configuration failures make the event `dead` with the reason;
+- an unexpected exception (a bug, a database hiccup) is logged and the event is
+  retried like a transient failure, never dropped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Callable
+
+from bridge import attempt_log, store
+from bridge.models import EventStatus, utcnow
+from bridge.outcomes import Outcome, decide
+
+log = logging.getLogger(__name__)
+
+# How long a newer event waits for an older one of the same resource before looking again.
+ORDER_WAIT_SECONDS = 2.0
+
+
+class Processor:
+    def __init__(self, *, db, settings, mappings, clients, enqueue: Callable[[int, float | None], object],
+                 tickets=None, metrics=None):
+        self.db = db
+        self.settings = settings
+        self.mappings = mappings
+        self.clients = clients
+        self.enqueue = enqueue
+        self.tickets = tickets
+        self.metrics = metrics
+
+    # -- entry point ---------------------------------------------------------------
+    def process(self, event_id: int) -> str | None:
+        """Run one round for the event; returns its new status, or None if not taken."""
+        with self.db.session() as session:
+            if not store.claim(session, event_id, self.settings.lease_seconds):
+                return None
+        started = time.monotonic()
+        try:
+            status = self._run(event_id)
+        except Exception as exc:  # noqa: BLE001 - see the failure policy above
+            log.exception("event %s: unexpected error; will retry", event_id)
+            status = self._retry_after_crash(event_id, exc)
+        if self.metrics:
+            self.metrics.event_processed(event_id, status, time.monotonic() - started)
+        return status
+
+    # -- one round -----------------------------------------------------------------
+    def _run(self, event_id: int) -> str:
+        from bridge.mapping import plan_event
+        from bridge.okendo.schemas import EventValidationError, validate_event
+
+        with self.db.session() as session:
+            event = store.load(session, event_id)
+            body, attempts_so_far = event.body, event.attempts
+
+        try:
+            validated = validate_event(json.loads(body))
+        except (ValueError, UnicodeDecodeError) as exc:
+            return self._finish(event_id, EventStatus.INVALID, error=f"body is not valid JSON: {exc}",
+                                errors={"_body": [str(exc)]})
+        except EventValidationError as exc:
+            return self._finish(event_id, EventStatus.INVALID, error="payload failed validation",
+                                errors=exc.as_json())
+        if not validated.known:
+            return self._finish(event_id, EventStatus.SKIPPED,
+                                error=f"resource type {validated.resource_type!r} is not relayed")
+
+        with self.db.session() as session:
+            event = store.load(session, event_id)
+            older = store.older_unfinished(session, event)
+            newer = None if older else store.newer_delivered(session, event)
+            previous = store.done_action_keys(session, event_id)
+        if older is not None:
+            return self._wait_for_older(event_id, older)
+        if newer is not None:
+            return self._finish(event_id, EventStatus.SKIPPED,
+                                error=f"superseded by event {newer.id} (sequenceNumber {newer.sequence_number})")
+
+        plan = plan_event(self.mappings.current(), validated)
+        if not plan.hooks and not plan.ticket.wanted:
+            reasons = "; ".join(f"{name}: {why}" for name, why in plan.skipped_routes)
+            return self._finish(event_id, EventStatus.SKIPPED,
+                                error="no route for " + f"{validated.resource_type}.{validated.topic}"
+                                + (f" ({reasons})" if reasons else ""))
+
+        outcomes: list[Outcome] = []
+        for hook in plan.hooks:
+            done = previous.get(hook.key)
+            if done is not None:
+                if done.status == "failed":  # permanent failure: only a replay tries again
+                    outcomes.append(Outcome(hook.key, "permanent", error=done.error))
+                continue
+            outcomes.append(self._save(event_id, self._deliver_hook(hook, plan.kustomer)))
+        if plan.ticket.wanted and self.tickets is not None:
+            done = previous.get("ticket")
+            if done is None:
+                outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan)))
+            elif done.status == "failed":
+                outcomes.append(Outcome("ticket", "permanent", error=done.error))
+
+        verdict = decide(outcomes, attempts_so_far, self.settings.retry_schedule, utcnow())
+        status = self._finish(event_id, verdict.status, error=verdict.error,
+                              next_attempt_at=verdict.next_attempt_at)
+        if verdict.status == EventStatus.RETRYING:
+            self.enqueue(event_id, verdict.delay)
+        return status
+
+    def _deliver_hook(self, hook, target) -> Outcome:
+        if hook.problem:
+            return Outcome(hook.key, "permanent", error=hook.problem)
+        client, problem = self.clients.for_target(target)
+        if client is None:
+            return Outcome(hook.key, "permanent", error=problem)
+        with attempt_log.capture() as tries:
+            try:
+                result = client.post_hook(hook.url, hook.body)
+            except Exception as exc:  # noqa: BLE001 - classified below
+                return _classified(hook.key, exc, tries)
+        return Outcome(hook.key, "done", result={"status": result.status, "latency_ms": result.latency_ms},
+                       attempts=list(tries))
+
+    # -- bookkeeping ---------------------------------------------------------------
+    def _save(self, event_id: int, outcome: Outcome) -> Outcome:
+        """Commit an action's outcome and its HTTP attempts at once (see failure policy)."""
+        with self.db.session() as session:
+            store.record_attempts(session, event_id, outcome.key, outcome.attempts)
+            if outcome.kind == "done":
+                store.record_action(session, event_id, outcome.key, "done", result=outcome.result)
+            elif outcome.kind == "permanent":
+                store.record_action(session, event_id, outcome.key, "failed", error=outcome.error)
+        if self.metrics:
+            for attempt in outcome.attempts:
+                self.metrics.attempt(outcome.key, attempt.status, attempt.latency_ms)
+        return outcome
+
+    def _finish(self, event_id: int, status: str, **kwargs) -> str:
+        with self.db.session() as session:
+            store.finish(session, event_id, status, **kwargs)
+        log.info("event %s -> %s%s", event_id, status,
+                 f": {kwargs['error']}" if kwargs.get("error") else "",
+                 extra={"event_id": event_id, "status": status})
+        return status
+
+    def _wait_for_older(self, event_id: int, older) -> str:
+        delay = ORDER_WAIT_SECONDS
+        if older.status == EventStatus.RETRYING and older.next_attempt_at is not None:
+            delay = max(delay, (older.next_attempt_at - utcnow()).total_seconds() + ORDER_WAIT_SECONDS)
+        self._finish(event_id, EventStatus.RETRYING, count_attempt=False,
+                     error=f"waiting for older event {older.id} of the same resource",
+                     next_attempt_at=utcnow() + timedelta(seconds=delay))
+        self.enqueue(event_id, delay)
+        return EventStatus.RETRYING
+
+    def _retry_after_crash(self, event_id: int, exc: Exception) -> str:
+        outcome = Outcome("internal", "transient", error=f"{type(exc).__name__}: {exc}")
+        try:
+            with self.db.session() as session:
+                event = store.load(session, event_id)
+                attempts = event.attempts if event else 0
+            verdict = decide([outcome], attempts, self.settings.retry_schedule, utcnow())
+            self._finish(event_id, verdict.status, error=verdict.error, next_attempt_at=verdict.next_attempt_at)
+            if verdict.delay:
+                self.enqueue(event_id, verdict.delay)
+            return verdict.status
+        except Exception:  # noqa: BLE001 - the lease expires and the sweeper retries it
+            log.exception("event %s: could not record the failure; the sweeper will retry", event_id)
+            return EventStatus.PROCESSING
+
+
+def _classified(key: str, exc: Exception, tries) -> Outcome:
+    from bridge.kustomer.errors import KustomerError
+
+    if isinstance(exc, KustomerError):
+        return Outcome.from_error(key, exc, tries)
+    # Anything else from the HTTP layer is treated as transient: retrying is safe.
+    return Outcome(key, "transient", error=f"{type(exc).__name__}: {exc}", attempts=list(tries))

@@ -1,0 +1,56 @@
+"""Wire the parts of one process together: settings, database, queue, mapping, clients.
+
+Both the web app and the worker build one `Runtime`. Nothing here talks to
+Kustomer or reads the mapping file until it is first needed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.clients import ClientPool
+from bridge.config import Settings
+from bridge.db import Database
+from bridge.processor import Processor
+from bridge.queue import Dispatcher, make_huey
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    dispatcher: Dispatcher
+    processor: Processor
+    mappings: object
+
+    def enqueue(self, event_id: int, delay: float | None = None) -> bool:
+        return self.dispatcher.enqueue(event_id, delay)
+
+    def close(self) -> None:
+        self.processor.clients.close()
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings | None = None, *, immediate: bool = False, metrics=None) -> Runtime:
+    from bridge.mapping import MappingStore
+
+    settings = settings or Settings.from_env()
+    db = Database(settings.database_url)
+    mappings = MappingStore(settings.mapping_path, env=settings.raw)
+    holder: dict = {}
+    huey = make_huey(settings, immediate=immediate)
+    dispatcher = Dispatcher(huey, lambda event_id: holder["processor"].process(event_id))
+    clients = ClientPool(settings)
+    processor = Processor(
+        db=db, settings=settings, mappings=mappings, clients=clients,
+        enqueue=dispatcher.enqueue, tickets=_ticket_service(db, settings, clients), metrics=metrics,
+    )
+    holder["processor"] = processor
+    return Runtime(settings=settings, db=db, dispatcher=dispatcher, processor=processor, mappings=mappings)
+
+
+def _ticket_service(db, settings, clients):
+    try:
+        from bridge.tickets import TicketService
+    except ImportError:  # tickets arrive with their own module; relaying works without them
+        return None
+    return TicketService(db=db, settings=settings, clients=clients)

@@ -1,0 +1,242 @@
+"""Reading and changing events: every status transition goes through here.
+
+Concurrency model (several web processes and workers, SQLite or PostgreSQL):
+- ingest relies on the UNIQUE `webhook_id`: of two copies arriving at once,
+  exactly one INSERT wins; the other sees IntegrityError and answers "duplicate";
+- a worker *claims* an event with one conditional UPDATE (runnable status, or a
+  `processing` lease that has expired) and proceeds only if it changed a row, so
+  two workers never run one event at the same time, and a crashed worker's event
+  is taken over when its lease runs out.
+Failure policy: database errors propagate; callers decide (503 on ingest, retry
+in the worker).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from bridge.models import Action, Attempt, Event, EventStatus, utcnow
+
+
+def sequence_key(sequence_number: str | None) -> str | None:
+    """Zero-pad a digit string so text order equals numeric order."""
+    if sequence_number is None or not str(sequence_number).isdigit():
+        return None
+    return str(sequence_number).rjust(40, "0")[-40:]
+
+
+@dataclass(frozen=True)
+class Stored:
+    event_id: int
+    created: bool
+    status: str
+
+
+def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict, status: str, **fields) -> Stored:
+    """Insert an event, or find the one already stored under this webhook id."""
+    event = Event(
+        webhook_id=webhook_id,
+        body=body,
+        headers=headers,
+        status=status,
+        attempts=0,
+        sequence_key=sequence_key(fields.get("sequence_number")),
+        completed_at=utcnow() if status in EventStatus.FINAL else None,
+        **fields,
+    )
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        existing = session.execute(
+            select(Event.id, Event.status).where(Event.webhook_id == webhook_id)
+        ).one_or_none()
+        if existing is None:  # not a duplicate after all: surface the real error
+            raise
+        return Stored(existing.id, False, existing.status)
+    return Stored(event.id, True, status)
+
+
+def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None) -> bool:
+    """Take an event for processing; False when it is final, leased by another worker, or not due."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Event)
+        .where(
+            Event.id == event_id,
+            or_(
+                and_(
+                    Event.status.in_(EventStatus.RUNNABLE),
+                    or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now),
+                ),
+                and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
+            ),
+        )
+        .values(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def finish(session: Session, event_id: int, status: str, *, error: str | None = None,
+           next_attempt_at: datetime | None = None, count_attempt: bool = True,
+           errors: dict | list | None = None) -> None:
+    """Record the outcome of one processing round."""
+    now = utcnow()
+    values = dict(
+        status=status,
+        last_error=error,
+        next_attempt_at=next_attempt_at,
+        lease_until=None,
+        updated_at=now,
+        completed_at=now if status in EventStatus.FINAL else None,
+    )
+    if errors is not None:
+        values["errors"] = errors
+    if count_attempt:
+        values["attempts"] = Event.attempts + 1
+    session.execute(update(Event).where(Event.id == event_id).values(**values))
+
+
+def load(session: Session, event_id: int, with_history: bool = False) -> Event | None:
+    query = select(Event).where(Event.id == event_id)
+    if with_history:
+        query = query.options(selectinload(Event.actions), selectinload(Event.delivery_attempts))
+    return session.execute(query).scalar_one_or_none()
+
+
+def done_action_keys(session: Session, event_id: int) -> dict[str, Action]:
+    rows = session.execute(select(Action).where(Action.event_id == event_id)).scalars()
+    return {row.key: row for row in rows}
+
+
+def record_action(session: Session, event_id: int, key: str, status: str,
+                  result: dict | None = None, error: str | None = None) -> None:
+    """Upsert the outcome of one action (done | failed)."""
+    row = session.execute(
+        select(Action).where(Action.event_id == event_id, Action.key == key)
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(Action(event_id=event_id, key=key, status=status, result=result, error=error))
+    else:
+        row.status, row.result, row.error = status, result, error
+
+
+def record_attempts(session: Session, event_id: int, action_key: str, attempts: Iterable) -> None:
+    for a in attempts:
+        session.add(Attempt(
+            event_id=event_id, action_key=action_key, method=a.method, target=a.target,
+            status_code=a.status, latency_ms=a.latency_ms, error=a.error, started_at=a.started_at,
+        ))
+
+
+def older_unfinished(session: Session, event: Event) -> Event | None:
+    """An older event of the same Okendo resource that is still to be delivered, if any."""
+    if not (event.resource_id and event.sequence_key):
+        return None
+    return session.execute(
+        select(Event).where(
+            Event.resource_type == event.resource_type,
+            Event.subscriber_id == event.subscriber_id,
+            Event.resource_id == event.resource_id,
+            Event.sequence_key < event.sequence_key,
+            Event.status.in_((EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING)),
+            Event.id != event.id,
+        ).order_by(Event.sequence_key).limit(1)
+    ).scalar_one_or_none()
+
+
+def newer_delivered(session: Session, event: Event) -> Event | None:
+    """A newer event of the same resource that was already relayed (this one is superseded)."""
+    if not (event.resource_id and event.sequence_key):
+        return None
+    return session.execute(
+        select(Event).where(
+            Event.resource_type == event.resource_type,
+            Event.subscriber_id == event.subscriber_id,
+            Event.resource_id == event.resource_id,
+            Event.sequence_key > event.sequence_key,
+            Event.status == EventStatus.DELIVERED,
+        ).order_by(Event.sequence_key.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def due_event_ids(session: Session, stale_after: float, now: datetime | None = None,
+                  limit: int = 500) -> list[int]:
+    """Events the queue may have lost: pending too long, retries due, expired leases."""
+    now = now or utcnow()
+    stale = now - timedelta(seconds=stale_after)
+    rows = session.execute(
+        select(Event.id).where(or_(
+            and_(Event.status == EventStatus.PENDING, Event.received_at < stale),
+            and_(Event.status == EventStatus.RETRYING, Event.next_attempt_at < stale),
+            and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
+        )).order_by(Event.id).limit(limit)
+    ).scalars()
+    return list(rows)
+
+
+def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
+    """Make events runnable again. Done actions stay done; failed ones are tried afresh.
+
+    An event being processed right now is left alone (its worker owns it).
+    """
+    now = utcnow()
+    ids = list(session.execute(
+        select(Event.id).where(Event.id.in_(event_ids), Event.status != EventStatus.PROCESSING)
+    ).scalars())
+    if not ids:
+        return []
+    session.execute(delete(Action).where(Action.event_id.in_(ids), Action.status == "failed"))
+    session.execute(
+        update(Event).where(Event.id.in_(ids)).values(
+            status=EventStatus.PENDING, next_attempt_at=None, lease_until=None,
+            completed_at=None, updated_at=now, attempts=0,
+        )
+    )
+    return ids
+
+
+def list_events(session: Session, *, status: str | None = None, since: datetime | None = None,
+                limit: int = 50, offset: int = 0, resource_type: str | None = None,
+                topic: str | None = None, subscriber_id: str | None = None,
+                search: str | None = None) -> list[Event]:
+    query = select(Event).order_by(Event.id.desc()).limit(limit).offset(offset)
+    for column, value in ((Event.status, status), (Event.resource_type, resource_type),
+                          (Event.topic, topic), (Event.subscriber_id, subscriber_id)):
+        if value:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(Event.received_at >= since)
+    if search:
+        like = f"%{search.strip()}%"
+        query = query.where(or_(Event.webhook_id.like(like), Event.resource_id.like(like),
+                                Event.email.like(like), Event.subscriber_id.like(like)))
+    return list(session.execute(query).scalars())
+
+
+def count_by_status(session: Session, since: datetime | None = None) -> dict[str, int]:
+    query = select(Event.status, func.count()).group_by(Event.status)
+    if since is not None:
+        query = query.where(Event.received_at >= since)
+    return {status: count for status, count in session.execute(query)}
+
+
+def oldest_unfinished_received_at(session: Session) -> datetime | None:
+    return session.execute(
+        select(func.min(Event.received_at)).where(
+            Event.status.in_((EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING))
+        )
+    ).scalar_one_or_none()
+
+
+def done_action_keys_for(db, event_id: int) -> set[str]:
+    """Keys of the actions (and sub-steps) already done for an event."""
+    with db.session() as session:
+        return {k for k, a in done_action_keys(session, event_id).items() if a.status == "done"}

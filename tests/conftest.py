@@ -1,0 +1,153 @@
+"""Fixtures: `settings`, `runtime`, `app`, `client`, `runner` (the Flask tutorial's set).
+
+Every test that touches storage runs on SQLite (a file on disk) and, when
+`TEST_DATABASE_URL` is set (CI sets it), on PostgreSQL too. On PostgreSQL each
+test session gets a database of its own, created from TEST_DATABASE_URL and
+dropped at the end; tables are emptied between tests.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bridge.config import Settings, normalize_database_url
+from tests.helpers import SECRET
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+KUSTOMER_BASE = "https://acme.api.kustomerapp.com"
+REVIEW_HOOK = f"{KUSTOMER_BASE}/v1/hooks/web/reviewhash123456"
+SURVEY_HOOK = f"{KUSTOMER_BASE}/v1/hooks/web/surveyhash654321"
+TABLES = ("attempts", "actions", "tickets", "events")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database for this test session, migrated to head."""
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    admin_url = make_url(normalize_database_url(PG_URL))
+    name = f"bridge_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - CI must fail loudly, not skip
+        pytest.exit(f"TEST_DATABASE_URL={PG_URL} is unreachable: {exc}", returncode=3)
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    from bridge.migrate import upgrade
+
+    upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        for (table,) in connection.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename LIKE 'huey%'")):
+            connection.execute(text(f'TRUNCATE "{table}"'))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        _empty_postgres(url)
+        return url
+    from bridge.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    upgrade(url)
+    return url
+
+
+def make_env(database_url: str, **overrides) -> dict:
+    env = {
+        "DATABASE_URL": database_url,
+        "QUEUE_URL": "memory://",
+        "OKENDO_WEBHOOK_SECRET": SECRET,
+        "KUSTOMER_API_KEY": "test-kustomer-key",
+        "KUSTOMER_API_BASE": KUSTOMER_BASE,
+        "KUSTOMER_REVIEW_HOOK_URL": REVIEW_HOOK,
+        "KUSTOMER_SURVEY_HOOK_URL": SURVEY_HOOK,
+        "BRIDGE_MAPPING": os.path.join(os.path.dirname(__file__), "..", "config", "mapping.yaml"),
+        "BRIDGE_RETRY_SCHEDULE": "1,2,3",
+        "SECRET_KEY": "test-secret-key",
+        "ADMIN_USERNAME": "admin",
+        "ADMIN_PASSWORD": "correct horse battery staple",
+    }
+    env.update({k: v for k, v in overrides.items() if v is not None})
+    return env
+
+
+@pytest.fixture
+def env(database_url):
+    return make_env(database_url)
+
+
+@pytest.fixture
+def settings(env):
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def runtime(settings):
+    from bridge.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def app(runtime):
+    from bridge.app import create_app
+
+    app = create_app(runtime=runtime)
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(env, monkeypatch):
+    """Invoke the `bridge` CLI in-process with the test environment."""
+    from click.testing import CliRunner
+
+    from bridge.cli import main
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    class Runner:
+        def invoke(self, *args, **kwargs):
+            return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)
+
+    return Runner()
+
+
+def drain(runtime, limit: int = 100) -> int:
+    """Run queued tasks by hand (huey's tests do the same), ignoring scheduled delays."""
+    huey = runtime.dispatcher.huey
+    ran = 0
+    while ran < limit:
+        task = huey.dequeue()
+        if task is None:
+            break
+        huey.execute(task)
+        ran += 1
+    return ran

@@ -1,0 +1,169 @@
+"""End-to-end fixtures: the real processes a user runs.
+
+`stack` starts `bridge kustomer-emulator`, `bridge web` (gunicorn) and
+`bridge worker` as child processes on free ports, against the test database
+(SQLite on disk, or PostgreSQL when TEST_DATABASE_URL is set), and stops them
+afterwards. Each process's output goes to a file that is printed when a test
+fails, so a failure explains itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import make_env
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")
+
+
+@dataclass
+class Stack:
+    env: dict
+    tmp: Path
+    web_url: str = ""
+    emulator_url: str = ""
+    processes: dict = field(default_factory=dict)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.web_url}/webhooks/okendo"
+
+    def start(self, name: str, *args: str, ready_url: str | None = None) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "ab")
+        process = subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], env=self.env, cwd=ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = process
+        if ready_url:
+            def up():
+                if process.poll() is not None:
+                    raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log(name)}")
+                try:
+                    return requests.get(ready_url, timeout=1).status_code == 200
+                except requests.RequestException:
+                    return False
+            wait_for(up, 30, what=f"{name} at {ready_url}")
+        return process
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return process.returncode if process else None
+        os.killpg(process.pid, sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            return process.wait(5)
+
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "bridge.cli", *args], env=self.env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"bridge {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def events(self) -> list[dict]:
+        return json.loads(self.cli("events", "list", "--json", "--limit", "10000").stdout)
+
+    def received(self) -> dict:
+        return requests.get(f"{self.emulator_url}/__emulator/received", timeout=5).json()
+
+    def faults(self, **settings) -> None:
+        requests.post(f"{self.emulator_url}/__emulator/faults", json=settings, timeout=5).raise_for_status()
+
+    def send(self, sample_path: Path, webhook_id: str | None = None) -> subprocess.CompletedProcess:
+        args = ["send-sample", str(sample_path), "--url", self.webhook_url]
+        if webhook_id:
+            args += ["--webhook-id", webhook_id]
+        return self.cli(*args)
+
+    def wait_until_settled(self, count: int, timeout: float = 60) -> list[dict]:
+        final = {"delivered", "dead", "skipped", "invalid"}
+
+        def settled():
+            rows = self.events()
+            return rows if len(rows) >= count and all(r["status"] in final for r in rows) else None
+        return wait_for(settled, timeout, interval=0.3, what=f"{count} events to settle")
+
+
+def stack_env(database_url: str, tmp: Path, web_port: int, emulator_port: int, **overrides) -> dict:
+    emulator = f"http://127.0.0.1:{emulator_port}"
+    env = dict(os.environ)
+    env.update(make_env(
+        database_url,
+        KUSTOMER_API_KEY="emulator-key",
+        KUSTOMER_API_BASE=emulator,
+        KUSTOMER_REVIEW_HOOK_URL=f"{emulator}/v1/hooks/web/reviews",
+        KUSTOMER_SURVEY_HOOK_URL=f"{emulator}/v1/hooks/web/surveys",
+        PORT=str(web_port),
+        BRIDGE_INSTANCE_DIR=str(tmp / "instance"),
+        BRIDGE_RETRY_SCHEDULE="0.5,1,1",
+        BRIDGE_SWEEP_INTERVAL="1",
+        BRIDGE_STALE_AFTER="3",
+        BRIDGE_LEASE_SECONDS="10",
+        WEB_CONCURRENCY="2",
+        GUNICORN_ACCESS_LOG="",
+        **overrides,
+    ))
+    env.pop("QUEUE_URL", None)  # the real backend for this database, not the in-memory one
+    if "QUEUE_URL" in overrides:
+        env["QUEUE_URL"] = overrides["QUEUE_URL"]
+    return env
+
+
+@pytest.fixture
+def stack(database_url, tmp_path, request):
+    web_port, emulator_port = free_port(), free_port()
+    stack = Stack(env=stack_env(database_url, tmp_path, web_port, emulator_port), tmp=tmp_path)
+    stack.web_url = f"http://127.0.0.1:{web_port}"
+    stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
+    stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port),
+                ready_url=f"{stack.emulator_url}/__emulator/health")
+    stack.start("web", "web", ready_url=f"{stack.web_url}/healthz")
+    stack.start("worker", "worker")
+    yield stack
+    for name in list(stack.processes):
+        stack.stop(name)
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for name in stack.processes:
+            print(f"----- {name} log -----\n{stack.log(name)[-5000:]}")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

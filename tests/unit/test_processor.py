@@ -1,0 +1,209 @@
+"""The worker's processing of stored events, with Kustomer mocked by `responses`.
+
+Each test stores events through the real webhook endpoint, then steps the
+processor by hand (huey's tests do the same) so retry logic is deterministic.
+"""
+import json
+from datetime import timedelta
+
+import pytest
+import responses
+from sqlalchemy import update
+
+from bridge import store
+from bridge.models import Event, utcnow
+from tests.conftest import REVIEW_HOOK, SURVEY_HOOK, make_env
+from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
+
+
+@pytest.fixture(autouse=True)
+def no_real_backoff(runtime):
+    runtime.processor.clients.sleep = lambda seconds: None
+
+
+@pytest.fixture
+def kustomer():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def ingest(client, body: bytes, webhook_id=None) -> int:
+    response = client.post("/webhooks/okendo", data=body, headers=signed_headers(body, webhook_id=webhook_id))
+    assert response.status_code == 202, response.json
+    return response.json["event_id"]
+
+
+def event(runtime, event_id) -> Event:
+    with runtime.db.session() as session:
+        return store.load(session, event_id, with_history=True)
+
+
+def make_due(runtime, event_id):
+    """Pretend the scheduled retry time has come."""
+    with runtime.db.session() as session:
+        session.execute(update(Event).where(Event.id == event_id).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+
+def hook_calls(kustomer, url=REVIEW_HOOK):
+    return [c for c in kustomer.calls if c.request.url == url]
+
+
+def test_a_positive_review_is_posted_as_the_native_body_and_delivered(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, json={}, status=200)
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    [call] = hook_calls(kustomer)
+    body = json.loads(call.request.body)
+    assert body["review"]["rating"] == 5
+    assert call.request.headers["Authorization"] == "Bearer test-kustomer-key"
+    stored = event(runtime, event_id)
+    assert stored.status == "delivered" and stored.attempts == 1
+    assert [(a.action_key, a.status_code) for a in stored.delivery_attempts] == [("hook:reviews", 200)]
+    assert "reviewhash" not in stored.delivery_attempts[0].target  # no hook secret in the log
+
+
+def test_a_survey_goes_to_the_survey_hook(client, runtime, kustomer):
+    kustomer.post(SURVEY_HOOK, json={}, status=200)
+    runtime.processor.tickets = None  # this test is about the hook only
+    event_id = ingest(client, sample_bytes("survey_response-create-detractor.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    [call] = hook_calls(kustomer, SURVEY_HOOK)
+    assert json.loads(call.request.body)["npsCategory"] == "detractor"
+
+
+def test_transient_failure_is_retried_on_the_schedule_then_delivered_once(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, status=503)
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "retrying"
+    stored = event(runtime, event_id)
+    assert stored.next_attempt_at is not None and stored.attempts == 1
+    assert "503" in stored.last_error
+    assert len(stored.delivery_attempts) == runtime.settings.kustomer_max_attempts  # in-call retries logged
+
+    # Not due yet: a stray task does nothing.
+    assert runtime.processor.process(event_id) is None
+    make_due(runtime, event_id)
+    kustomer.replace(responses.POST, REVIEW_HOOK, status=201, json={})
+    assert runtime.processor.process(event_id) == "delivered"
+    assert event(runtime, event_id).attempts == 2
+
+    # A replay of a delivered event does not post again.
+    with runtime.db.session() as session:
+        store.reset_for_replay(session, [event_id])
+    before = len(hook_calls(kustomer))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert len(hook_calls(kustomer)) == before
+
+
+def test_schedule_exhausted_makes_the_event_dead(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, status=502)
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    statuses = []
+    for _ in range(len(runtime.settings.retry_schedule) + 1):
+        make_due(runtime, event_id)
+        statuses.append(runtime.processor.process(event_id))
+    assert statuses == ["retrying"] * len(runtime.settings.retry_schedule) + ["dead"]
+    assert "gave up after 4 attempts" in event(runtime, event_id).last_error
+
+
+def test_a_rejected_key_is_dead_at_once_with_what_to_check(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, status=401, json={"errors": [{"code": "auth_unauthorized"}]})
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "dead"
+    error = event(runtime, event_id).last_error
+    assert "KUSTOMER_API_KEY" in error and "test-kustomer-key" not in error
+    assert len(hook_calls(kustomer)) == 1  # configuration errors are not retried in-call
+
+
+def test_replay_of_a_dead_event_delivers_it(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, status=422, json={"errors": [{"code": "bad", "message": "nope"}]})
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "dead"
+    kustomer.replace(responses.POST, REVIEW_HOOK, status=200, json={})
+    with runtime.db.session() as session:
+        assert store.reset_for_replay(session, [event_id]) == [event_id]
+    assert runtime.processor.process(event_id) == "delivered"
+
+
+def test_an_unset_hook_url_makes_the_event_dead_with_the_variable_named(database_url, kustomer):
+    from bridge.app import create_app
+    from bridge.config import Settings
+
+    env = make_env(database_url)
+    del env["KUSTOMER_REVIEW_HOOK_URL"]
+    app = create_app(Settings.from_env(env))
+    runtime = app.extensions["bridge"]
+    event_id = ingest(app.test_client(), sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "dead"
+    assert "KUSTOMER_REVIEW_HOOK_URL" in event(runtime, event_id).last_error
+    assert len(kustomer.calls) == 0
+
+
+def test_an_older_update_arriving_after_a_newer_one_is_skipped(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, status=200, json={})
+    review = sample("review-create-positive.json")
+    newer = ingest(client, with_sequence(review, 1005, title="newer"))
+    assert runtime.processor.process(newer) == "delivered"
+    older = ingest(client, with_sequence(review, 1003, title="older"))
+    assert runtime.processor.process(older) == "skipped"
+    assert f"superseded by event {newer}" in event(runtime, older).last_error
+    assert [json.loads(c.request.body)["review"]["title"] for c in hook_calls(kustomer)] == ["newer"]
+
+
+def test_a_newer_event_waits_while_an_older_one_of_the_same_review_is_retrying(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, status=503)
+    review = sample("review-create-positive.json")
+    first = ingest(client, with_sequence(review, 2001, title="first"))
+    second = ingest(client, with_sequence(review, 2002, title="second"))
+    assert runtime.processor.process(first) == "retrying"
+    assert runtime.processor.process(second) == "retrying"
+    assert "waiting for older event" in event(runtime, second).last_error
+    assert event(runtime, second).attempts == 0  # waiting is not a failed attempt
+
+    kustomer.replace(responses.POST, REVIEW_HOOK, status=200, json={})
+    make_due(runtime, first)
+    make_due(runtime, second)
+    assert runtime.processor.process(first) == "delivered"
+    assert runtime.processor.process(second) == "delivered"
+    titles = [json.loads(c.request.body)["review"]["title"] for c in hook_calls(kustomer) if c.response.status_code == 200]
+    assert titles == ["first", "second"]
+
+
+def test_an_invalid_event_stays_invalid_on_replay(client, runtime):
+    body = b"not json"
+    response = client.post("/webhooks/okendo", data=body, headers=signed_headers(body))
+    event_id = response.json["event_id"]
+    with runtime.db.session() as session:
+        store.reset_for_replay(session, [event_id])
+    assert runtime.processor.process(event_id) == "invalid"
+
+
+def test_an_unexpected_error_is_retried_not_lost(client, runtime, monkeypatch, kustomer):
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("bug in a mapping helper")
+
+    monkeypatch.setattr("bridge.mapping.plan_event", explode)
+    assert runtime.processor.process(event_id) == "retrying"
+    assert "bug in a mapping helper" in event(runtime, event_id).last_error
+
+
+def test_two_claims_on_one_event_only_one_wins(client, runtime):
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    with runtime.db.session() as session:
+        first = store.claim(session, event_id, 60)
+    with runtime.db.session() as session:
+        second = store.claim(session, event_id, 60)
+    assert (first, second) == (True, False)
+
+
+def test_an_expired_lease_is_taken_over_by_the_sweeper(client, runtime):
+    from bridge.sweeper import sweep_once
+
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    with runtime.db.session() as session:
+        store.claim(session, event_id, lease_seconds=-1)  # a worker took it and died
+    enqueued = []
+    assert sweep_once(runtime.db, lambda i, d: enqueued.append(i), stale_after=60) == [event_id]
+    assert enqueued == [event_id]
