@@ -1,0 +1,191 @@
+"""Open one Kustomer conversation per negative Okendo review or survey response.
+
+Exactly once, across retries, replays, several workers and crashes:
+- the `tickets` row for the Okendo resource is the lock: the worker that inserts
+  it (state `creating`, with a lease) alone may create the conversation; another
+  worker finding a live `creating` row backs off and retries; an expired lease is
+  taken over;
+- before creating, the conversation is looked up by its externalId, so a crash
+  between Kustomer's answer and our commit finds the one already made;
+- each step of an event (conversation, tags, note, reopen) is recorded as a
+  sub-action (`ticket:conversation`, `ticket:note`, ...) once done, and skipped on
+  a retry.
+Later events of the same resource add a note to the same conversation: an update
+that is still negative reopens it, one that turned positive says so, a delete
+says so. Failure policy: Kustomer errors become the action's Outcome (transient →
+retried on the schedule, 429s included: never dropped; permanent/configuration →
+dead with the reason). A shopper without an email gets a customer identified by
+an Okendo-derived externalId instead.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bridge import attempt_log, store
+from bridge.models import Ticket, utcnow
+from bridge.outcomes import Outcome
+
+log = logging.getLogger(__name__)
+
+KEY = "ticket"
+CREATING, OPEN = "creating", "open"
+# How long a worker may take to open a conversation before another may take over.
+CREATE_LEASE_SECONDS = 120
+# A second worker that finds the ticket being created waits this long before looking again.
+BUSY_RETRY_SECONDS = 2.0
+
+
+def conversation_external_id(event) -> str:
+    return f"okendo-{event.resource_type}-{event.resource_id}"
+
+
+class TicketService:
+    def __init__(self, *, db, settings, clients):
+        self.db, self.settings, self.clients = db, settings, clients
+
+    def apply(self, event_id: int, event, plan) -> Outcome:
+        """Do what `plan.ticket` asks for this event; returns the `ticket` action's outcome."""
+        decision = plan.ticket
+        client, problem = self.clients.for_target(plan.kustomer)
+        with attempt_log.capture() as tries:
+            try:
+                result = self._apply(event_id, event, plan, client, problem)
+            except Exception as exc:  # noqa: BLE001 - classified by kind below
+                return _outcome_for(exc, tries)
+        if isinstance(result, Outcome):
+            return result
+        return Outcome(KEY, "done", result=result, attempts=list(tries))
+
+    # -- the steps -------------------------------------------------------------------
+    def _apply(self, event_id, event, plan, client, problem):
+        decision = plan.ticket
+        if not event.resource_id or not event.subscriber_id:
+            return {"ticket": "none", "reason": "the event has no resource id or store id"}
+        ticket = self._ticket_row(event)
+        if ticket is None and not decision.negative:
+            return {"ticket": "none", "reason": decision.clause}
+        if client is None:
+            return Outcome(KEY, "permanent", error=problem)
+        from bridge.mapping import render_ticket
+
+        rendered = render_ticket(plan.settings, event, decision, store_name=plan.store_name)
+        for warning in rendered.warnings:
+            log.warning("event %s: ticket template: %s", event_id, warning, extra={"event_id": event_id})
+        if ticket is None or ticket.state == CREATING:
+            ticket, busy = self._take_creation(event, ticket)
+            if busy:
+                return Outcome(KEY, "transient", error="another worker is opening this ticket",
+                               retry_after=BUSY_RETRY_SECONDS)
+        if ticket.state == CREATING:
+            ticket = self._create_conversation(event_id, event, ticket, rendered, client)
+        # An event that opened the conversation (maybe in an earlier, interrupted round)
+        # writes the full note; later events of the resource add an update to it.
+        lifecycle = "opened" if store.done_action_keys_for(self.db, event_id) & {"ticket:conversation"} \
+            else _lifecycle(event, decision)
+
+        conversation_id = ticket.conversation_id
+        done = store.done_action_keys_for(self.db, event_id)
+        if lifecycle == "still negative" and "ticket:reopen" not in done:
+            client.update_conversation(conversation_id, status="open")
+            self._step_done(event_id, "ticket:reopen", {"conversation_id": conversation_id})
+        if "ticket:note" not in done:
+            note = rendered.note if lifecycle == "opened" else f"{_headline(event, lifecycle, decision)}\n\n{rendered.note}"
+            created = client.create_note(conversation_id, note,
+                                         external_id=f"okendo-note-{event_id}")
+            self._step_done(event_id, "ticket:note", {"note_id": (created or {}).get("id")})
+        return {"ticket": lifecycle, "conversation_id": conversation_id, "customer_id": ticket.customer_id,
+                "external_id": ticket.external_id, "clause": decision.clause}
+
+    def _create_conversation(self, event_id, event, ticket, rendered, client) -> Ticket:
+        customer = self._customer(event, client)
+        conversation = client.find_conversation_by_external_id(ticket.external_id)
+        if conversation is None:
+            conversation = client.create_conversation(
+                customer["id"], name=rendered.subject, status=rendered.status, priority=rendered.priority,
+                direction="in", externalId=ticket.external_id,
+                assignedTeams=list(rendered.team_ids) or None,
+                queue={"id": rendered.queue_id} if rendered.queue_id else None,
+                custom=dict(rendered.custom) or None,
+            )
+        if rendered.tags:
+            client.add_conversation_tags(conversation["id"], list(rendered.tags))
+        with self.db.session() as session:
+            session.execute(update(Ticket).where(Ticket.id == ticket.id).values(
+                state=OPEN, conversation_id=conversation["id"], customer_id=customer["id"], lease_until=None))
+            ticket = session.get(Ticket, ticket.id)
+        self._step_done(event_id, "ticket:conversation", {"conversation_id": conversation["id"]})
+        log.info("event %s: opened conversation %s", event_id, conversation["id"], extra={"event_id": event_id})
+        return ticket
+
+    def _customer(self, event, client) -> dict:
+        from bridge.okendo.schemas import customer_name_of, email_of
+
+        email, name = email_of(event), customer_name_of(event)
+        if email:
+            return client.find_or_create_customer(email=email, name=name or email)
+        # No email: identify the shopper by what Okendo does give us.
+        shopper_id = ((event.resource.get("customer") or {}).get("customerId")
+                      if isinstance(event.resource.get("customer"), dict) else None)
+        external_id = f"okendo-customer-{shopper_id}" if shopper_id else f"okendo-{event.resource_type}-{event.resource_id}"
+        return client.find_or_create_customer(external_id=external_id, name=name or "Okendo shopper (no email)")
+
+    # -- the lock ----------------------------------------------------------------------
+    def _ticket_row(self, event) -> Ticket | None:
+        with self.db.session() as session:
+            return session.execute(select(Ticket).where(
+                Ticket.subscriber_id == event.subscriber_id, Ticket.resource_type == event.resource_type,
+                Ticket.resource_id == event.resource_id)).scalar_one_or_none()
+
+    def _take_creation(self, event, ticket: Ticket | None) -> tuple[Ticket | None, bool]:
+        """(row, busy): insert the `creating` row, or take over one whose lease expired."""
+        now = utcnow()
+        lease = now + timedelta(seconds=CREATE_LEASE_SECONDS)
+        if ticket is None:
+            try:
+                with self.db.session() as session:
+                    ticket = Ticket(subscriber_id=event.subscriber_id, resource_type=event.resource_type,
+                                    resource_id=event.resource_id, external_id=conversation_external_id(event),
+                                    state=CREATING, lease_until=lease)
+                    session.add(ticket)
+                return ticket, False
+            except IntegrityError:  # another worker inserted it first
+                ticket = self._ticket_row(event)
+                return ticket, ticket.state == CREATING
+        if ticket.state != CREATING:
+            return ticket, False
+        with self.db.session() as session:
+            taken = session.execute(update(Ticket).where(
+                Ticket.id == ticket.id, Ticket.state == CREATING, Ticket.lease_until < now,
+            ).values(lease_until=lease)).rowcount == 1
+        return (self._ticket_row(event), not taken)
+
+    def _step_done(self, event_id: int, key: str, result: dict) -> None:
+        with self.db.session() as session:
+            store.record_action(session, event_id, key, "done", result=result)
+
+
+def _lifecycle(event, decision) -> str:
+    if event.topic == "delete":
+        return "deleted"
+    return "still negative" if decision.negative else "now positive"
+
+
+def _headline(event, lifecycle: str, decision) -> str:
+    name = f"{event.resource_type}.{event.topic}"
+    if lifecycle == "deleted":
+        return f"Okendo {name}: the shopper's feedback was deleted in Okendo."
+    if lifecycle == "now positive":
+        return f"Okendo {name}: the feedback is no longer negative ({decision.clause})."
+    return f"Okendo {name}: still negative ({decision.clause}); conversation reopened."
+
+
+def _outcome_for(exc: Exception, tries) -> Outcome:
+    from bridge.kustomer.errors import KustomerError
+
+    if isinstance(exc, KustomerError):
+        return Outcome.from_error(KEY, exc, tries)
+    raise exc

@@ -1,0 +1,206 @@
+"""Tickets for negative feedback: each Kustomer call sequence, mocked with `responses`."""
+import json
+import re
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from bridge.models import Ticket
+from tests.conftest import KUSTOMER_BASE, REVIEW_HOOK, SURVEY_HOOK
+from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
+from tests.unit.test_processor import event, ingest, make_due
+
+CUSTOMER_BY_EMAIL = re.compile(re.escape(KUSTOMER_BASE) + r"/v1/customers/email=.*")
+CONVERSATION_BY_EXT = re.compile(re.escape(KUSTOMER_BASE) + r"/v1/conversations/externalId=.*")
+CUSTOMERS = f"{KUSTOMER_BASE}/v1/customers"
+CONVERSATIONS = f"{KUSTOMER_BASE}/v1/conversations"
+TAGS = re.compile(re.escape(KUSTOMER_BASE) + r"/v1/conversations/[^/]+/tags")
+NOTES = re.compile(re.escape(KUSTOMER_BASE) + r"/v1/conversations/[^/]+/notes")
+PATCH_CONVERSATION = re.compile(re.escape(KUSTOMER_BASE) + r"/v1/conversations/[^/=]+$")
+
+CUSTOMER = {"data": {"type": "customer", "id": "cus_1", "attributes": {"name": "Priya Raman"}}}
+CONVERSATION = {"data": {"type": "conversation", "id": "conv_1", "attributes": {}}}
+NOT_FOUND = {"errors": [{"status": "404", "code": "not_found"}]}
+
+
+@pytest.fixture(autouse=True)
+def no_real_backoff(runtime):
+    runtime.processor.clients.sleep = lambda seconds: None
+
+
+@pytest.fixture
+def kustomer():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(REVIEW_HOOK, json={}, status=200)
+        mock.post(SURVEY_HOOK, json={}, status=200)
+        mock.post(TAGS, json={}, status=200)
+        mock.post(NOTES, json={"data": {"type": "note", "id": "note_1"}}, status=201)
+        mock.patch(PATCH_CONVERSATION, json=CONVERSATION, status=200)
+        yield mock
+
+
+def calls(mock, method, pattern):
+    return [c for c in mock.calls if c.request.method == method and re.fullmatch(pattern, c.request.url.split("?")[0])]
+
+
+def posted(mock, method, pattern):
+    return [json.loads(c.request.body) for c in calls(mock, method, pattern)]
+
+
+def customer_exists(mock):
+    mock.get(CUSTOMER_BY_EMAIL, json=CUSTOMER, status=200)
+
+
+def no_conversation_yet(mock):
+    mock.get(CONVERSATION_BY_EXT, json=NOT_FOUND, status=404)
+    mock.post(CONVERSATIONS, json=CONVERSATION, status=201)
+
+
+def test_negative_review_opens_one_conversation_with_a_note(client, runtime, kustomer):
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+
+    [conversation] = posted(kustomer, "POST", CONVERSATIONS)
+    assert conversation["customer"] == "cus_1"
+    assert conversation["externalId"] == "okendo-review-0b6e5f9a-5d0e-4d7b-8f53-2f1c8e3a9d10"
+    assert 1 <= conversation["priority"] <= 5
+    assert "Zip broke" in conversation["name"] or "1" in conversation["name"]
+    [note] = posted(kustomer, "POST", NOTES.pattern)
+    for fact in ("Zip broke in a week", "Trail Runner 2 Jacket", "Olive / M", "#4417", "Priya",
+                 "https://cdn.example.com/r/zip-full.jpg", "approved"):
+        assert fact in note["body"], fact
+    assert posted(kustomer, "POST", TAGS.pattern)  # tags added by name
+    with runtime.db.session() as session:
+        [ticket] = session.execute(select(Ticket)).scalars().all()
+    assert (ticket.state, ticket.conversation_id, ticket.customer_id) == ("open", "conv_1", "cus_1")
+
+
+def test_a_missing_customer_is_created_with_name_and_email(client, runtime, kustomer):
+    kustomer.get(CUSTOMER_BY_EMAIL, json=NOT_FOUND, status=404)
+    kustomer.post(CUSTOMERS, json=CUSTOMER, status=201)
+    no_conversation_yet(kustomer)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    [created] = posted(kustomer, "POST", CUSTOMERS)
+    assert created["name"] == "Priya Raman"
+    assert created["emails"][0]["email"] == "priya.raman@example.com"
+
+
+def test_a_customer_created_concurrently_ends_as_one_customer(client, runtime, kustomer):
+    # First lookup: not found; our create loses the race (409); the second lookup finds theirs.
+    kustomer.get(CUSTOMER_BY_EMAIL, json=NOT_FOUND, status=404)
+    kustomer.get(CUSTOMER_BY_EMAIL, json=CUSTOMER, status=200)
+    kustomer.post(CUSTOMERS, json={"errors": [{"status": "409", "code": "duplicate"}]}, status=409)
+    no_conversation_yet(kustomer)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert posted(kustomer, "POST", CONVERSATIONS)[0]["customer"] == "cus_1"
+
+
+def test_an_existing_conversation_with_our_external_id_is_reused_not_duplicated(client, runtime, kustomer):
+    """A crash after Kustomer created the conversation but before we recorded it."""
+    customer_exists(kustomer)
+    kustomer.get(CONVERSATION_BY_EXT, json=CONVERSATION, status=200)
+    kustomer.post(CONVERSATIONS, json=CONVERSATION, status=201)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert calls(kustomer, "POST", CONVERSATIONS) == []
+    assert len(posted(kustomer, "POST", NOTES.pattern)) == 1
+
+
+def test_a_429_midway_is_retried_later_without_a_second_conversation(client, runtime, kustomer):
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    kustomer.replace(responses.POST, NOTES, status=429, headers={"Retry-After": "120"},
+                     json={"errors": [{"code": "rate_limited"}]})
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "retrying"
+    assert event(runtime, event_id).next_attempt_at is not None
+
+    kustomer.replace(responses.POST, NOTES, status=201, json={"data": {"id": "note_1"}})
+    make_due(runtime, event_id)
+    runtime.processor.clients.close()  # the two minutes of the 429's pause have passed
+    assert runtime.processor.process(event_id) == "delivered"
+    assert len(calls(kustomer, "POST", CONVERSATIONS)) == 1
+    assert len([c for c in calls(kustomer, "POST", NOTES.pattern) if c.response.status_code == 201]) == 1
+
+
+def test_positive_review_opens_no_conversation(client, runtime, kustomer):
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert calls(kustomer, "POST", CONVERSATIONS) == []
+    assert calls(kustomer, "GET", CUSTOMER_BY_EMAIL.pattern) == []
+
+
+def test_detractor_survey_opens_a_conversation_with_each_answer_in_the_note(client, runtime, kustomer):
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    event_id = ingest(client, sample_bytes("survey_response-create-detractor.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert len(posted(kustomer, "POST", CONVERSATIONS)) == 1
+    [note] = posted(kustomer, "POST", NOTES.pattern)
+    assert "Delivery took 12 days" in note["body"]
+    assert "How likely are you to recommend us" in note["body"]
+
+
+def test_updates_and_delete_add_notes_to_the_same_conversation(client, runtime, kustomer):
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    review = sample("review-create-negative.json")
+    created = ingest(client, with_sequence(review, 1001))
+    assert runtime.processor.process(created) == "delivered"
+
+    still_negative = ingest(client, sample_bytes("review-update-negative.json"))  # sequence 1002
+    assert runtime.processor.process(still_negative) == "delivered"
+    review_update = sample("review-update-negative.json")
+    review_update["topic"] = "update"
+    turned_positive = ingest(client, with_sequence(review_update, 1003, rating=5, sentiment="positive"))
+    assert runtime.processor.process(turned_positive) == "delivered"
+    deleted = ingest(client, sample_bytes("review-delete.json"))  # sequence 1004
+    assert runtime.processor.process(deleted) == "delivered"
+
+    assert len(calls(kustomer, "POST", CONVERSATIONS)) == 1
+    notes = [n["body"] for n in posted(kustomer, "POST", NOTES.pattern)]
+    assert len(notes) == 4
+    assert "still negative" in notes[1]
+    assert "no longer negative" in notes[2]
+    assert "deleted" in notes[3]
+    reopened = posted(kustomer, "PATCH", PATCH_CONVERSATION.pattern)
+    assert reopened == [{"status": "open"}]  # only the still-negative update reopens
+
+    # Re-delivering an update (a new webhook id, Okendo retrying) does not open a second one.
+    body = sample_bytes("review-update-negative.json")
+    again = client.post("/webhooks/okendo", data=body, headers=signed_headers(body)).json["event_id"]
+    runtime.processor.process(again)
+    assert len(calls(kustomer, "POST", CONVERSATIONS)) == 1
+
+
+def test_a_review_without_an_email_gets_a_customer_identified_another_way(client, runtime, kustomer):
+    kustomer.get(re.compile(re.escape(KUSTOMER_BASE) + r"/v1/customers/externalId=.*"), json=NOT_FOUND, status=404)
+    kustomer.post(CUSTOMERS, json=CUSTOMER, status=201)
+    no_conversation_yet(kustomer)
+    review = sample("review-create-negative.json")
+    del review["resource"]["reviewer"]["email"]
+    event_id = ingest(client, json.dumps(review).encode())
+    assert runtime.processor.process(event_id) == "delivered"
+    [created] = posted(kustomer, "POST", CUSTOMERS)
+    assert created["externalId"].startswith("okendo-")
+    assert created["name"] == "Priya Raman"
+
+
+def test_a_ticket_being_opened_by_another_worker_makes_this_one_wait(client, runtime, kustomer):
+    from datetime import timedelta
+
+    from bridge.models import utcnow
+
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    with runtime.db.session() as session:
+        session.add(Ticket(subscriber_id=sample("review-create-negative.json")["resource"]["subscriberId"],
+                           resource_type="review", resource_id="0b6e5f9a-5d0e-4d7b-8f53-2f1c8e3a9d10",
+                           external_id="x", state="creating", lease_until=utcnow() + timedelta(minutes=1)))
+    assert runtime.processor.process(event_id) == "retrying"
+    assert "another worker is opening this ticket" in event(runtime, event_id).last_error
+    assert calls(kustomer, "POST", CONVERSATIONS) == []
