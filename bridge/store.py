@@ -145,15 +145,17 @@ def older_unfinished(session: Session, event: Event) -> Event | None:
             Event.resource_type == event.resource_type,
             Event.subscriber_id == event.subscriber_id,
             Event.resource_id == event.resource_id,
-            Event.sequence_key < event.sequence_key,
+            # Same sequenceNumber = the same change delivered twice: the first stored goes first.
+            or_(Event.sequence_key < event.sequence_key,
+                and_(Event.sequence_key == event.sequence_key, Event.id < event.id)),
             Event.status.in_((EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING)),
-            Event.id != event.id,
         ).order_by(Event.sequence_key).limit(1)
     ).scalar_one_or_none()
 
 
 def newer_delivered(session: Session, event: Event) -> Event | None:
-    """A newer event of the same resource that was already relayed (this one is superseded)."""
+    """A newer event of the same resource already relayed, or the same change (same
+    sequenceNumber) relayed under another webhook id: this one is superseded."""
     if not (event.resource_id and event.sequence_key):
         return None
     return session.execute(
@@ -161,7 +163,8 @@ def newer_delivered(session: Session, event: Event) -> Event | None:
             Event.resource_type == event.resource_type,
             Event.subscriber_id == event.subscriber_id,
             Event.resource_id == event.resource_id,
-            Event.sequence_key > event.sequence_key,
+            Event.sequence_key >= event.sequence_key,
+            Event.id != event.id,
             Event.status == EventStatus.DELIVERED,
         ).order_by(Event.sequence_key.desc()).limit(1)
     ).scalar_one_or_none()

@@ -153,10 +153,9 @@ def test_updates_and_delete_add_notes_to_the_same_conversation(client, runtime, 
     created = ingest(client, with_sequence(review, 1001))
     assert runtime.processor.process(created) == "delivered"
 
-    still_negative = ingest(client, sample_bytes("review-update-negative.json"))  # sequence 1002
-    assert runtime.processor.process(still_negative) == "delivered"
     review_update = sample("review-update-negative.json")
-    review_update["topic"] = "update"
+    still_negative = ingest(client, with_sequence(review_update, 1002))
+    assert runtime.processor.process(still_negative) == "delivered"
     turned_positive = ingest(client, with_sequence(review_update, 1003, rating=5, sentiment="positive"))
     assert runtime.processor.process(turned_positive) == "delivered"
     deleted = ingest(client, sample_bytes("review-delete.json"))  # sequence 1004
@@ -171,11 +170,12 @@ def test_updates_and_delete_add_notes_to_the_same_conversation(client, runtime, 
     reopened = posted(kustomer, "PATCH", PATCH_CONVERSATION.pattern)
     assert reopened == [{"status": "open"}]  # only the still-negative update reopens
 
-    # Re-delivering an update (a new webhook id, Okendo retrying) does not open a second one.
-    body = sample_bytes("review-update-negative.json")
+    # Re-delivering an update under a new webhook id opens nothing and adds no note.
+    body = with_sequence(review_update, 1002)
     again = client.post("/webhooks/okendo", data=body, headers=signed_headers(body)).json["event_id"]
-    runtime.processor.process(again)
+    assert runtime.processor.process(again) == "skipped"
     assert len(calls(kustomer, "POST", CONVERSATIONS)) == 1
+    assert len(posted(kustomer, "POST", NOTES.pattern)) == 4
 
 
 def test_a_review_without_an_email_gets_a_customer_identified_another_way(client, runtime, kustomer):
