@@ -279,7 +279,7 @@ def send_sample(file: str, url: str, secret: str | None, webhook_id: str | None,
     import requests
     from standardwebhooks import Webhook
 
-    secret = secret or next(iter(_settings().webhook_secrets), None)
+    secret = secret or next(iter(_settings().webhook_secrets), None) or _dev_secret_if_any()
     if not secret:
         raise click.UsageError("no secret: pass --secret or set OKENDO_WEBHOOK_SECRET")
     body = Path(file).read_bytes()
@@ -296,6 +296,14 @@ def send_sample(file: str, url: str, secret: str | None, webhook_id: str | None,
     click.echo(f"{response.status_code} {response.text.strip()}")
     if response.status_code >= 300:
         sys.exit(1)
+
+
+def _dev_secret_if_any() -> str | None:
+    """The secret `bridge run` made for a newcomer's demo (instance/dev-secret), if there is one."""
+    from bridge.config import INSTANCE_DIR
+
+    path = INSTANCE_DIR / "dev-secret"
+    return path.read_text().strip() if path.is_file() else None
 
 
 @main.command("kustomer-emulator")

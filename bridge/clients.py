@@ -21,8 +21,9 @@ class ClientPool:
     def for_target(self, target):
         """(client, None), or (None, why not) when the store's Kustomer key is missing."""
         if not target.api_key:
-            missing = ", ".join(getattr(target, "missing_env", None) or ["KUSTOMER_API_KEY"])
-            return None, f"no Kustomer API key: {missing} is not set"
+            # missing_env may also name the base URL's variable; only the key's matters here.
+            names = [n for n in (target.missing_env or ()) if "KEY" in n] or ["KUSTOMER_API_KEY"]
+            return None, f"no Kustomer API key: {', '.join(names)} is not set"
         key = (target.api_key, target.api_base)
         with self._lock:
             client = self._clients.get(key)

@@ -93,7 +93,10 @@ class TicketService:
             client.update_conversation(conversation_id, status="open")
             self._step_done(event_id, "ticket:reopen", {"conversation_id": conversation_id})
         if "ticket:note" not in done:
-            note = rendered.note if lifecycle == "opened" else f"{_headline(event, lifecycle, decision)}\n\n{rendered.note}"
+            from bridge.mapping.ticket import truncate_note
+
+            note = rendered.note if lifecycle == "opened" else \
+                truncate_note(f"{_headline(event, lifecycle, decision)}\n\n{rendered.note}")
             created = client.create_note(conversation_id, note,
                                          external_id=f"okendo-note-{event_id}")
             self._step_done(event_id, "ticket:note", {"note_id": (created or {}).get("id")})
