@@ -66,7 +66,24 @@ def worker(threads: int | None) -> None:
 
     settings = _settings()
     _require_migrated(settings)
+    _refuse_without_a_kustomer_key(settings)
     run_worker(settings, threads=threads)
+
+
+def _refuse_without_a_kustomer_key(settings: Settings) -> None:
+    """A worker with nowhere to deliver would mark every event dead; waiting is better:
+    without a worker, events stay pending until one starts with real settings."""
+    from bridge.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(settings.mapping_path, env=settings.raw)
+    except MappingError as exc:
+        raise click.ClickException(f"the mapping file has errors; fix them first:\n{exc}") from None
+    if not mapping.kustomer.api_key and not any(s.kustomer.api_key for s in mapping.stores.values()):
+        raise click.ClickException(
+            "KUSTOMER_API_KEY is not set, so the worker has nowhere to deliver; events stay pending "
+            "until it starts with one. (For a demo with a local stand-in for Kustomer: `bridge run`.)"
+        )
 
 
 def _refuse_without_secret(settings: Settings) -> None:

@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Callable
 
 from bridge import attempt_log, store
+from bridge.body_size import encoded_size, fit_to_limit
 from bridge.models import EventStatus, utcnow
 from bridge.outcomes import Outcome, decide
 
@@ -125,13 +126,23 @@ class Processor:
         client, problem = self.clients.for_target(target)
         if client is None:
             return Outcome(hook.key, "permanent", error=problem)
+        from bridge.kustomer.client import HOOK_BODY_LIMIT
+
+        fitted = fit_to_limit(hook.body, HOOK_BODY_LIMIT)
+        if fitted is None:
+            return Outcome(hook.key, "permanent", error=f"the hook body is {encoded_size(hook.body)} bytes, over "
+                           "Kustomer's 400 KB limit, and trimming its texts cannot make it fit")
+        body, trimmed = fitted
         with attempt_log.capture() as tries:
             try:
-                result = client.post_hook(hook.url, hook.body)
+                result = client.post_hook(hook.url, body)
             except Exception as exc:  # noqa: BLE001 - classified below
                 return _classified(hook.key, exc, tries)
-        return Outcome(hook.key, "done", result={"status": result.status, "latency_ms": result.latency_ms},
-                       attempts=list(tries))
+        outcome = {"status": result.status, "latency_ms": result.latency_ms}
+        if trimmed:
+            outcome["trimmed"] = trimmed
+            log.warning("hook body trimmed to fit 400 KB: %s", ", ".join(trimmed))
+        return Outcome(hook.key, "done", result=outcome, attempts=list(tries))
 
     # -- bookkeeping ---------------------------------------------------------------
     def _save(self, event_id: int, outcome: Outcome) -> Outcome:

@@ -93,3 +93,11 @@ def test_kustomer_check_names_a_missing_hook_url(bare):
     result = bare.cli("kustomer", "check", check=False)
     assert result.returncode == 1
     assert "KUSTOMER_SURVEY_HOOK_URL is not set" in result.stdout
+
+
+def test_worker_refuses_to_start_without_a_kustomer_key_and_events_wait(bare):
+    run_procfile_command(bare, procfile()["release"])
+    bare.env.pop("KUSTOMER_API_KEY")
+    result = run_procfile_command(bare, procfile()["worker"])
+    assert result.returncode != 0
+    assert "KUSTOMER_API_KEY is not set" in result.stderr

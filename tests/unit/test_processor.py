@@ -207,3 +207,25 @@ def test_an_expired_lease_is_taken_over_by_the_sweeper(client, runtime):
     enqueued = []
     assert sweep_once(runtime.db, lambda i, d: enqueued.append(i), stale_after=60) == [event_id]
     assert enqueued == [event_id]
+
+
+def test_a_hook_body_over_400_kb_is_trimmed_to_fit_and_the_trim_recorded(client, runtime, kustomer):
+    kustomer.post(REVIEW_HOOK, status=200, json={})
+    review = sample("review-create-positive.json")
+    review["resource"]["body"] = "Long story. " * 50_000  # ~600 KB of prose
+    event_id = ingest(client, json.dumps(review).encode())
+    assert runtime.processor.process(event_id) == "delivered"
+    [call] = hook_calls(kustomer)
+    assert len(call.request.body) <= 400 * 1024
+    sent = json.loads(call.request.body)
+    assert sent["review"]["body"].endswith("over Kustomer's 400 KB hook limit]")
+    assert sent["review"]["title"] == review["resource"]["title"]  # short fields untouched
+    [action] = [a for a in event(runtime, event_id).actions if a.key == "hook:reviews"]
+    assert action.result["trimmed"] == ["review.body"]
+
+
+def test_a_hook_body_too_big_to_trim_is_dead_with_the_reason():
+    from bridge.body_size import fit_to_limit
+
+    body = {"attributes": [{"title": f"t{i}", "value": i} for i in range(40_000)]}
+    assert fit_to_limit(body, 400 * 1024) is None
