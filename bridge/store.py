@@ -136,15 +136,19 @@ def record_attempts(session: Session, event_id: int, action_key: str, attempts: 
         ))
 
 
+def _same_resource(event: Event) -> tuple:
+    """Conditions matching the events of the same Okendo resource (one review, ...)."""
+    return (Event.resource_type == event.resource_type, Event.subscriber_id == event.subscriber_id,
+            Event.resource_id == event.resource_id)
+
+
 def older_unfinished(session: Session, event: Event) -> Event | None:
     """An older event of the same Okendo resource that is still to be delivered, if any."""
     if not (event.resource_id and event.sequence_key):
         return None
     return session.execute(
         select(Event).where(
-            Event.resource_type == event.resource_type,
-            Event.subscriber_id == event.subscriber_id,
-            Event.resource_id == event.resource_id,
+            *_same_resource(event),
             # Same sequenceNumber = the same change delivered twice: the first stored goes first.
             or_(Event.sequence_key < event.sequence_key,
                 and_(Event.sequence_key == event.sequence_key, Event.id < event.id)),
@@ -160,9 +164,7 @@ def newer_delivered(session: Session, event: Event) -> Event | None:
         return None
     return session.execute(
         select(Event).where(
-            Event.resource_type == event.resource_type,
-            Event.subscriber_id == event.subscriber_id,
-            Event.resource_id == event.resource_id,
+            *_same_resource(event),
             Event.sequence_key >= event.sequence_key,
             Event.id != event.id,
             Event.status == EventStatus.DELIVERED,

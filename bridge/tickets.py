@@ -49,7 +49,6 @@ class TicketService:
 
     def apply(self, event_id: int, event, plan) -> Outcome:
         """Do what `plan.ticket` asks for this event; returns the `ticket` action's outcome."""
-        decision = plan.ticket
         client, problem = self.clients.for_target(plan.kustomer)
         with attempt_log.capture() as tries:
             try:

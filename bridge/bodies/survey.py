@@ -29,51 +29,21 @@ flattening accepts any JSON value, so building the body does not fail.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
 
 from marshmallow import Schema, fields
 
+from bridge.okendo.answers import answer_text
 from bridge.okendo.schemas import ValidatedEvent, dig, email_of
 
-# Beyond this nesting an answer is cut short rather than risking deep recursion.
-_MAX_ANSWER_DEPTH = 16
 _NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*")
 
 
-def _number_text(number: int | float) -> str:
-    try:
-        return str(number)
-    except ValueError:  # an int with more digits than Python will print
-        return "<number too large>"
-
-
-def flatten_answer(answer: Any, _depth: int = 0) -> str | None:
+def flatten_answer(answer: Any) -> str | None:
     """Any answer shape as one line of text (None for no answer)."""
-    if _depth > _MAX_ANSWER_DEPTH:
-        return "…"
-    if answer is None:
-        return None
-    if isinstance(answer, bool):
-        return "true" if answer else "false"
-    if isinstance(answer, (int, float)):
-        return _number_text(answer)
-    if isinstance(answer, str):
-        return answer
-    if isinstance(answer, list):
-        parts = [flatten_answer(item, _depth + 1) for item in answer]
-        return ", ".join(part for part in parts if part)
-    if isinstance(answer, dict):
-        if "value" in answer:
-            return flatten_answer(answer["value"], _depth + 1)
-        # An object shape we don't know: keep its content readable rather than lose it.
-        try:
-            return json.dumps(answer, ensure_ascii=False, sort_keys=True, default=str)
-        except (ValueError, TypeError, RecursionError):
-            return str(answer)
-    return str(answer)
+    return answer_text(answer)
 
 
 def _answer_text(question: dict) -> str | None:

@@ -29,7 +29,6 @@ key never appears in either.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
@@ -63,6 +62,7 @@ from .errors import (
     redact_url,
 )
 from .pacing import Pacer
+from bridge.retry_after import parse_retry_after  # noqa: F401 - re-exported for callers
 
 log = logging.getLogger(__name__)
 
@@ -101,23 +101,6 @@ class HookResult:
 
 
 # -- server hints --------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay in seconds or an HTTP date)."""
-    if not value or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - now
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def parse_ratelimit_reset(value: str | None, now: float) -> float | None:

@@ -8,51 +8,19 @@ that and answers None or an empty list instead of raising.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.okendo.answers import answer_text as okendo_answer_text
+
 # Deeper than this an answer is cut short rather than risking deep recursion.
-_MAX_DEPTH = 16
 
 
-def answer_text(answer: Any, _depth: int = 0) -> str | None:
-    """Any Okendo answer shape as one line of text (None for no answer).
-
-    A list is joined with ", ", an object ``{type, value}`` gives its value, a boolean
-    gives "yes"/"no" (what an agent reads in a note).
-    """
-    if _depth > _MAX_DEPTH:
-        return "…"
-    if answer is None:
-        return None
-    if isinstance(answer, bool):
-        return "yes" if answer else "no"
-    if isinstance(answer, (int, float)):
-        return _number_text(answer)
-    if isinstance(answer, str):
-        return answer
-    if isinstance(answer, list):
-        parts = [answer_text(item, _depth + 1) for item in answer]
-        return ", ".join(part for part in parts if part)
-    if isinstance(answer, dict):
-        if "value" in answer:
-            return answer_text(answer["value"], _depth + 1)
-        try:  # an object shape we don't know: keep it readable rather than lose it
-            return json.dumps(answer, ensure_ascii=False, sort_keys=True, default=str)
-        except (TypeError, ValueError, RecursionError):
-            return str(answer)
-    return str(answer)
-
-
-def _number_text(number: int | float) -> str:
-    if isinstance(number, float) and number.is_integer() and math.isfinite(number):
-        return str(int(number))
-    try:
-        return str(number)
-    except ValueError:  # an int with more digits than Python will print
-        return "<number too large>"
+def answer_text(answer: Any) -> str | None:
+    """Any Okendo answer shape as one line of text; booleans as "yes"/"no" (what an
+    agent reads in a note)."""
+    return okendo_answer_text(answer, true="yes", false="no")
 
 
 @dataclass(frozen=True)

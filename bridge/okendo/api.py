@@ -41,9 +41,7 @@ Failure policy
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -52,6 +50,8 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from bridge.retry_after import parse_retry_after
 
 DEFAULT_BASE_URL = "https://api.okendo.io/enterprise"
 API_VERSION = "2025-02-01"
@@ -124,23 +124,6 @@ def find_signing_secret(obj: Any) -> str | None:
         if found:
             return found
     return None
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: a delay in seconds or an HTTP date."""
-    if not value or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def check_base_url(base_url: str) -> str:
