@@ -1,0 +1,107 @@
+"""The events filter shared by the list, its pagination and bulk replay.
+
+`store.list_events` fetches a page; counting and replaying need the same conditions
+on a cheaper query (ids only, no bodies), so they are built here once, with the same
+meaning as `store.list_events`.
+
+Failure policy: a filter value that cannot be understood (an unknown status, a
+"since" that is neither `2h`-style nor a date) is dropped and reported in `problems`,
+so the page still renders and says why the filter was ignored.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, or_, select
+
+from bridge.models import Event, EventStatus, utcnow
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`"2h"` -> two hours ago; `"2024-05-01"` or an ISO datetime (UTC if no zone)."""
+    match = _RELATIVE.match(text)
+    if match:
+        return (now or utcnow()) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"since={text!r}: expected e.g. 30m, 2h, 7d or 2024-05-01T12:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class EventFilter:
+    status: str = ""
+    resource_type: str = ""
+    topic: str = ""
+    store: str = ""
+    since: str = ""
+    q: str = ""
+    since_at: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args, default_status: str = "") -> "EventFilter":
+        """Read the filter from a query string or form; `default_status` when none was sent."""
+        status = args.get("status", default_status).strip()
+        result = cls(status=status, resource_type=args.get("resource_type", "").strip(),
+                     topic=args.get("topic", "").strip(), store=args.get("store", "").strip(),
+                     since=args.get("since", "").strip(), q=args.get("q", "").strip())
+        if result.status and result.status not in EventStatus.ALL:
+            result.problems.append(f"status={status!r} is not one of {', '.join(EventStatus.ALL)}; ignored")
+            result.status = ""
+        if result.since:
+            try:
+                result.since_at = parse_since(result.since)
+            except ValueError as exc:
+                result.problems.append(f"{exc}; ignored")
+                result.since = ""
+        return result
+
+    def as_args(self) -> dict:
+        """The non-empty fields, for links and hidden form fields."""
+        fields = dict(status=self.status, resource_type=self.resource_type, topic=self.topic,
+                      store=self.store, since=self.since, q=self.q)
+        return {k: v for k, v in fields.items() if v}
+
+    def replay_args(self) -> dict:
+        """Like `as_args`, but always with `status`: bulk replay reads a missing one as "dead"."""
+        return {**self.as_args(), "status": self.status}
+
+    def list_kwargs(self) -> dict:
+        """Keyword arguments for `store.list_events`."""
+        return dict(status=self.status or None, since=self.since_at, resource_type=self.resource_type or None,
+                    topic=self.topic or None, subscriber_id=self.store or None, search=self.q or None)
+
+    def where(self, query):
+        """Apply the same conditions as `store.list_events` to any select over Event."""
+        for column, value in ((Event.status, self.status), (Event.resource_type, self.resource_type),
+                              (Event.topic, self.topic), (Event.subscriber_id, self.store)):
+            if value:
+                query = query.where(column == value)
+        if self.since_at is not None:
+            query = query.where(Event.received_at >= self.since_at)
+        if self.q:
+            like = f"%{self.q}%"
+            query = query.where(or_(Event.webhook_id.like(like), Event.resource_id.like(like),
+                                    Event.email.like(like), Event.subscriber_id.like(like)))
+        return query
+
+    def count(self, session) -> int:
+        return session.execute(self.where(select(func.count()).select_from(Event))).scalar_one()
+
+    def ids(self, session, limit: int) -> list[int]:
+        return list(session.execute(self.where(select(Event.id)).order_by(Event.id).limit(limit)).scalars())
+
+    def describe(self) -> str:
+        parts = [f"status {self.status or 'any'}"]
+        for label, value in (("type", self.resource_type), ("topic", self.topic), ("store", self.store),
+                             ("received since", self.since), ("matching", self.q)):
+            if value:
+                parts.append(f"{label} {value}")
+        return ", ".join(parts)

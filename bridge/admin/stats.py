@@ -1,0 +1,85 @@
+"""The overview page's numbers: a few aggregate queries, nothing cached.
+
+Failure policy: database errors propagate (the page answers 500 and the error is
+logged); the queue and the mapping are reported as "unavailable"/"invalid" instead,
+because the overview is where an admin goes to find out that they are broken.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import case, func, select
+
+from bridge import store
+from bridge.models import Attempt, Event, EventStatus, utcnow
+
+WINDOWS = (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1)))
+
+
+@dataclass
+class Window:
+    label: str
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    delivered: int
+    dead: int
+    attempts: int
+    attempts_ok: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of events that reached delivered among those that reached delivered or dead."""
+        finished = self.delivered + self.dead
+        return self.delivered / finished if finished else None
+
+    @property
+    def attempt_success_rate(self) -> float | None:
+        return self.attempts_ok / self.attempts if self.attempts else None
+
+
+@dataclass
+class Overview:
+    windows: list[Window] = field(default_factory=list)
+    dead_waiting: int = 0
+    oldest_pending_age: float | None = None
+    queue_depth: int | None = None
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything the bridge stores is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def window(session, label: str, since: datetime) -> Window:
+    by_status = {status: 0 for status in EventStatus.ALL}
+    by_status.update(store.count_by_status(session, since))
+    by_type = dict(session.execute(
+        select(func.coalesce(Event.resource_type, "(unknown)"), func.count())
+        .where(Event.received_at >= since).group_by(Event.resource_type).order_by(func.count().desc())
+    ).all())
+    ok = case((Attempt.status_code.between(200, 299), 1), else_=0)
+    attempts, attempts_ok = session.execute(
+        select(func.count(), func.coalesce(func.sum(ok), 0)).where(Attempt.started_at >= since)
+    ).one()
+    return Window(label, by_status, by_type, delivered=by_status[EventStatus.DELIVERED],
+                  dead=by_status[EventStatus.DEAD], attempts=attempts, attempts_ok=int(attempts_ok))
+
+
+def overview(runtime) -> Overview:
+    now = utcnow()
+    result = Overview(queue_depth=runtime.dispatcher.depth())
+    with runtime.db.session() as session:
+        result.windows = [window(session, label, now - span) for label, span in WINDOWS]
+        result.dead_waiting = session.execute(
+            select(func.count()).select_from(Event).where(Event.status == EventStatus.DEAD)).scalar_one()
+        oldest = as_utc(store.oldest_unfinished_received_at(session))
+    if oldest is not None:
+        result.oldest_pending_age = max(0.0, (now - oldest).total_seconds())
+    return result

@@ -1,0 +1,284 @@
+"""The admin console's pages: overview, events, one event, replay, mapping playground.
+
+Every route sits behind `auth.require_admin` and every POST behind CSRF (see
+`bridge.admin`). Pages only read, except replay, which goes through
+`store.reset_for_replay` (done actions stay done) and then enqueues each event.
+
+Failure policy: what the console cannot compute (the preview when the mapping file is
+broken, the queue depth when the queue is down) is shown as such on the page rather
+than failing the page; database errors propagate (500, logged).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from bridge import store
+from bridge.admin import stats
+from bridge.admin.filters import EventFilter
+from bridge.admin.redaction import redact_preview, redact_target
+from bridge.logs import mask
+from bridge.models import EventStatus, Ticket
+
+log = logging.getLogger(__name__)
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PAGE_SIZE = 50
+# The list offers "replay all matching" for these statuses: after a fix (mapping, key,
+# route) they are the ones worth running again. Pending/processing/delivered are not.
+REPLAYABLE = (EventStatus.DEAD, EventStatus.INVALID, EventStatus.SKIPPED, EventStatus.RETRYING)
+# One bulk replay touches at most this many events; the page says when more remain.
+REPLAY_LIMIT = 5000
+REPLAY_CHUNK = 500  # ids per UPDATE ... WHERE id IN (...), well under every driver's limit
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+RAW_BODY_LIMIT = 256 * 1024  # characters of a raw body shown on the event page
+HIDDEN_HEADERS = ("webhook-signature", "svix-signature")
+
+
+def runtime():
+    return current_app.extensions["bridge"]
+
+
+# -- overview ---------------------------------------------------------------------------
+@bp.get("/")
+def overview():
+    return render_template("admin/overview.html", overview=stats.overview(runtime()),
+                           mapping=_mapping_state(), statuses=EventStatus.ALL)
+
+
+def _mapping_state() -> dict:
+    """Which mapping file is in use and whether it loads (never raises)."""
+    from bridge.mapping import MappingError
+
+    mappings = runtime().mappings
+    state = {"path": str(getattr(mappings, "path", runtime().settings.mapping_path)), "valid": True,
+             "problems": [], "serving_last_good": False}
+    try:
+        mappings.current()
+    except MappingError as error:
+        state.update(valid=False, problems=[str(p) for p in error.problems])
+        return state
+    except Exception as error:  # noqa: BLE001 - the page must still say something useful
+        state.update(valid=False, problems=[f"{type(error).__name__}: {error}"])
+        return state
+    if getattr(mappings, "last_error", None):
+        # The file on disk is bad; the process keeps serving the last good mapping.
+        state.update(valid=False, serving_last_good=True, problems=[str(p) for p in mappings.last_error])
+    return state
+
+
+# -- events -----------------------------------------------------------------------------
+@bp.get("/events")
+def events():
+    filters = EventFilter.from_args(request.args)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    with runtime().db.session() as session:
+        total = filters.count(session)
+        rows = store.list_events(session, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters.list_kwargs())
+        listed = [_row(event) for event in rows]
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return render_template("admin/events.html", rows=listed, filters=filters, total=total, page=page,
+                           pages=pages, statuses=EventStatus.ALL, choices=_filter_choices(filters),
+                           replayable=REPLAYABLE)
+
+
+def _row(event) -> dict:
+    """What the list shows of one event: no body, emails masked."""
+    return dict(id=event.id, received_at=stats.as_utc(event.received_at), name=event.event_name or "?",
+                store=event.subscriber_id, resource_id=event.resource_id,
+                email=mask(event.email) if event.email else "", status=event.status, attempts=event.attempts,
+                last_error=mask(event.last_error) if event.last_error else "")
+
+
+def _filter_choices(filters: EventFilter) -> dict:
+    """The drop-downs' options: Okendo's known types and topics (no DISTINCT scan of a big
+    table), plus the current value when it is another one (a skipped, unknown type)."""
+    from bridge.okendo.schemas import KNOWN_RESOURCE_TYPES, KNOWN_TOPICS
+
+    types, topics = sorted(KNOWN_RESOURCE_TYPES), list(KNOWN_TOPICS)
+    if filters.resource_type and filters.resource_type not in types:
+        types.append(filters.resource_type)
+    if filters.topic and filters.topic not in topics:
+        topics.append(filters.topic)
+    return {"resource_types": types, "topics": topics}
+
+
+@bp.get("/events/<int:event_id>")
+def event_page(event_id: int):
+    with runtime().db.session() as session:
+        event = store.load(session, event_id, with_history=True)
+        if event is None:
+            abort(404, description=f"no event {event_id}")
+        ticket = _ticket_for(session, event)
+        attempts = [dict(started_at=stats.as_utc(a.started_at), action=a.action_key, method=a.method,
+                         target=redact_target(a.target), status_code=a.status_code, latency_ms=a.latency_ms,
+                         error=a.error) for a in event.delivery_attempts]
+        actions = [dict(key=a.key, status=a.status, error=a.error, updated_at=stats.as_utc(a.updated_at),
+                        result=_pretty(a.result) if a.result else "") for a in event.actions]
+    headers = {k: v for k, v in (event.headers or {}).items() if k.lower() not in HIDDEN_HEADERS}
+    return render_template(
+        "admin/event.html", event=event, received_at=stats.as_utc(event.received_at),
+        completed_at=stats.as_utc(event.completed_at), next_attempt_at=stats.as_utc(event.next_attempt_at),
+        headers=headers, raw=_raw_body(event.body), errors=_pretty(event.errors) if event.errors else "",
+        preview=_preview_of_body(event.body), actions=actions, attempts=attempts, ticket=ticket,
+        conversation_url=_conversation_url(ticket.conversation_id) if ticket and ticket.conversation_id else None,
+    )
+
+
+def _ticket_for(session, event) -> Ticket | None:
+    if not (event.subscriber_id and event.resource_type and event.resource_id):
+        return None
+    return session.execute(select(Ticket).where(
+        Ticket.subscriber_id == event.subscriber_id, Ticket.resource_type == event.resource_type,
+        Ticket.resource_id == event.resource_id)).scalar_one_or_none()
+
+
+def kustomer_app_url(env, api_base: str | None) -> str | None:
+    """`KUSTOMER_APP_URL`, else derived: `https://acme.api.kustomerapp.com` -> `https://acme.kustomerapp.com`.
+
+    None when neither is possible (e.g. the emulator's 127.0.0.1 in tests): no link
+    is better than a wrong one.
+    """
+    explicit = (env.get("KUSTOMER_APP_URL") or "").strip().rstrip("/")
+    if explicit:
+        return explicit
+    host = urlsplit(api_base or "").hostname or ""
+    labels = host.split(".")
+    if len(labels) >= 4 and labels[1] == "api" and host.endswith(".kustomerapp.com"):
+        return "https://" + ".".join([labels[0]] + labels[2:])  # also keeps a region label (prod2)
+    return None
+
+
+def _conversation_url(conversation_id: str) -> str | None:
+    settings = runtime().settings
+    base = kustomer_app_url(settings.raw, settings.kustomer_api_base)
+    return f"{base}/app/conversations/{conversation_id}" if base else None
+
+
+def _raw_body(body: bytes) -> str:
+    """Pretty-printed JSON when the body is JSON, the text as received otherwise."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        pass
+    if len(text) > RAW_BODY_LIMIT:
+        text = text[:RAW_BODY_LIMIT] + f"\n… ({len(text) - RAW_BODY_LIMIT} more characters not shown)"
+    return text
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _preview_of_body(body: bytes) -> dict:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {"unavailable": f"the stored body is not valid JSON ({exc})"}
+    return _preview(payload)
+
+
+def _preview(payload) -> dict:
+    """What the live mapping makes of a payload, hook URLs redacted; never raises."""
+    from bridge.mapping import MappingError
+    from bridge.preview import preview_payload
+
+    try:
+        mapping = runtime().mappings.current()
+    except MappingError as error:
+        return {"unavailable": "the mapping file does not load: " + "; ".join(str(p) for p in error.problems)}
+    try:
+        result = redact_preview(preview_payload(payload, mapping))
+    except Exception as exc:  # noqa: BLE001 - a preview bug must not hide the event page
+        log.exception("preview failed")
+        return {"unavailable": f"preview failed: {type(exc).__name__}: {exc}"}
+    for hook in result.get("hooks") or []:
+        hook["body_text"] = _pretty(hook.get("body"))
+    if result.get("errors"):
+        result["errors_text"] = _pretty(result["errors"])
+    return result
+
+
+# -- replay -----------------------------------------------------------------------------
+@bp.post("/events/<int:event_id>/replay")
+def replay_one(event_id: int):
+    replayed = _replay([event_id])
+    if replayed:
+        flash(f"Replayed 1 event (event {event_id} is pending again; done actions are not redone).", "ok")
+    else:
+        flash(f"Event {event_id} was not replayed: it does not exist or a worker is processing it right now.",
+              "error")
+    return redirect(url_for("admin.event_page", event_id=event_id), 303)
+
+
+@bp.route("/replay", methods=["GET", "POST"])
+def replay_many():
+    filters = EventFilter.from_args(request.values, default_status=EventStatus.DEAD)
+    if request.method == "POST" and request.form.get("confirm") == "yes" and not filters.problems:
+        with runtime().db.session() as session:
+            ids = filters.ids(session, REPLAY_LIMIT)
+        replayed = _replay(ids)
+        remaining = ""
+        if len(ids) == REPLAY_LIMIT:
+            remaining = f" At most {REPLAY_LIMIT} are replayed at once: replay again for the rest."
+        flash(f"Replayed {len(replayed)} event{'s' if len(replayed) != 1 else ''} ({filters.describe()})."
+              + (f" {len(ids) - len(replayed)} being processed right now were left alone." if len(ids) > len(replayed) else "")
+              + remaining, "ok")
+        return redirect(url_for("admin.events", **filters.as_args()), 303)
+    with runtime().db.session() as session:
+        count = filters.count(session)
+    return render_template("admin/replay_confirm.html", filters=filters, count=count, limit=REPLAY_LIMIT)
+
+
+def _replay(event_ids: list[int]) -> list[int]:
+    """Reset then enqueue; the reset is committed before any task can run."""
+    replayed: list[int] = []
+    for start in range(0, len(event_ids), REPLAY_CHUNK):
+        with runtime().db.session() as session:
+            replayed += store.reset_for_replay(session, event_ids[start:start + REPLAY_CHUNK])
+    for event_id in replayed:
+        runtime().enqueue(event_id)  # a lost enqueue is picked up by the sweeper
+    if replayed:
+        who = request.authorization.username if request.authorization else "?"
+        log.info("admin %s replayed %d event(s): %s", who, len(replayed),
+                 ", ".join(map(str, replayed[:20])) + (" …" if len(replayed) > 20 else ""))
+    return replayed
+
+
+# -- mapping playground -----------------------------------------------------------------
+def bundled_samples() -> list[str]:
+    return sorted(p.name for p in SAMPLES_DIR.glob("*.json")) if SAMPLES_DIR.is_dir() else []
+
+
+@bp.route("/playground", methods=["GET", "POST"])
+def playground():
+    samples = bundled_samples()
+    source = request.values.get("sample", "")
+    payload_text = request.form.get("payload", "") if request.method == "POST" else ""
+    if source and not payload_text.strip():
+        if source not in samples:  # only names from the folder, never a path
+            abort(404, description=f"no bundled sample {source!r}")
+        payload_text = (SAMPLES_DIR / source).read_text(encoding="utf-8")
+    preview = problem = None
+    if payload_text.strip():
+        try:
+            preview = _preview(json.loads(payload_text))
+        except ValueError as exc:
+            problem = f"not valid JSON: {exc}"
+    return render_template("admin/playground.html", samples=samples, sample=source, payload=payload_text,
+                           preview=preview, problem=problem, mapping=_mapping_state())
+
+
+@bp.get("/style.css")
+def stylesheet():
+    # Served from the templates folder so it ships with the package data; no inline
+    # styles, so the CSP can say style-src 'self'.
+    source, _, _ = current_app.jinja_loader.get_source(current_app.jinja_env, "admin/admin.css")
+    return current_app.response_class(source, mimetype="text/css")

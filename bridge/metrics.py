@@ -1,0 +1,176 @@
+"""`GET /metrics` (Prometheus text), computed from the database at scrape time.
+
+Why from the database and not from in-process counters: the web app runs as several
+gunicorn processes and the worker runs in other processes, often on other machines
+(Heroku dynos). In-process counters would each see a slice, reset on every restart and
+need a push gateway or a shared multiprocess directory that does not exist across
+dynos. The event store already records every event and every HTTP attempt, so any web
+process can answer a scrape with the same, complete numbers from a few aggregate
+queries. Counters are therefore DB counts: `events_total` per final status only
+grows, except when an admin replays an event out of `dead` (or rows are purged);
+for the live picture use the `events_by_status` gauge.
+
+`Metrics` is the worker-side recorder the processor calls; it only writes a JSON log
+line per processed event and per HTTP attempt, because the numbers come from the
+database and a log line is what an operator greps when a number looks wrong.
+
+Failure policy: a scrape never errors. When the database does not answer, the reply
+is 200 with `okendo_bridge_up 0` (and the queue depth if the queue answered), so the
+alert is "bridge down", not "scrape failed". Each scrape runs a handful of GROUP BY
+queries; nothing is cached, so numbers are never stale.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timezone
+
+from flask import Blueprint, Flask, Response, current_app
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import case, func, select
+
+from bridge import store
+from bridge.models import Attempt, Event, EventStatus, utcnow
+
+log = logging.getLogger(__name__)
+bp = Blueprint("metrics", __name__)
+
+PREFIX = "okendo_bridge"
+# Seconds; Kustomer answers hooks in ~100-500 ms, the tail is retries and timeouts.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNKNOWN = "unknown"  # label for events whose body could not say its resource type
+
+
+class DatabaseCollector:
+    """A prometheus_client custom collector that reads the event store on every scrape."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def describe(self):
+        # Returning nothing keeps `registry.register` from running the queries at start-up.
+        return []
+
+    def collect(self):
+        families = []
+        try:
+            with self.runtime.db.session() as session:
+                families += self._events(session)
+                families += self._attempts(session)
+                families += self._latency(session)
+                families.append(self._oldest_pending(session))
+            up = 1
+        except Exception:  # noqa: BLE001 - see the failure policy
+            log.exception("metrics: the database did not answer")
+            families, up = [], 0
+        depth = self.runtime.dispatcher.depth()
+        if depth is not None:
+            families.append(GaugeMetricFamily(f"{PREFIX}_queue_depth",
+                                              "Tasks waiting in the dispatch queue.", value=depth))
+        families.append(GaugeMetricFamily(f"{PREFIX}_up", "1 when the event store answered this scrape.",
+                                          value=up))
+        yield from families
+
+    # -- events ----------------------------------------------------------------------
+    def _events(self, session):
+        rows = session.execute(
+            select(Event.resource_type, Event.status, func.count()).group_by(Event.resource_type, Event.status)
+        ).all()
+        total = CounterMetricFamily(f"{PREFIX}_events", "Events stored, by resource type and current status.",
+                                    labels=["resource_type", "status"])
+        by_status = {status: 0 for status in EventStatus.ALL}
+        for resource_type, status, count in rows:
+            total.add_metric([resource_type or UNKNOWN, status], count)
+            by_status[status] = by_status.get(status, 0) + count
+        gauge = GaugeMetricFamily(f"{PREFIX}_events_by_status", "Events currently in each status.",
+                                  labels=["status"])
+        for status, count in sorted(by_status.items()):
+            gauge.add_metric([status], count)
+        dead = GaugeMetricFamily(f"{PREFIX}_dead_events", "Dead events waiting for an admin (replay or ignore).",
+                                 value=by_status.get(EventStatus.DEAD, 0))
+        return [total, gauge, dead]
+
+    # -- delivery attempts -------------------------------------------------------------
+    def _attempts(self, session):
+        # Aggregates per action (not GROUP BY a CASE: PostgreSQL treats each bound copy
+        # of the expression as a different one).
+        ok = func.sum(case((Attempt.status_code.between(200, 299), 1), else_=0))
+        rows = session.execute(
+            select(Attempt.action_key, func.count(), ok).group_by(Attempt.action_key)
+        ).all()
+        family = CounterMetricFamily(f"{PREFIX}_delivery_attempts",
+                                     "HTTP calls to Kustomer, by action and outcome (ok = 2xx).",
+                                     labels=["action", "outcome"])
+        for action, count, ok_count in rows:
+            family.add_metric([action, "ok"], int(ok_count or 0))
+            family.add_metric([action, "error"], count - int(ok_count or 0))
+        return [family]
+
+    def _latency(self, session):
+        # Cumulative bucket counts in one pass: SUM(CASE WHEN latency <= le THEN 1 ELSE 0 END).
+        columns = [func.sum(case((Attempt.latency_ms <= le * 1000, 1), else_=0)) for le in LATENCY_BUCKETS]
+        rows = session.execute(
+            select(Attempt.action_key, func.count(), func.sum(Attempt.latency_ms), *columns)
+            .where(Attempt.latency_ms.is_not(None))
+            .group_by(Attempt.action_key)
+        ).all()
+        family = HistogramMetricFamily(f"{PREFIX}_delivery_latency_seconds",
+                                       "Latency of HTTP calls to Kustomer.", labels=["action"])
+        for action, count, total_ms, *cumulative in rows:
+            buckets = [(_le(le), int(n or 0)) for le, n in zip(LATENCY_BUCKETS, cumulative)]
+            buckets.append(("+Inf", int(count)))
+            family.add_metric([action], buckets, sum_value=float(total_ms or 0) / 1000)
+        return [family]
+
+    def _oldest_pending(self, session):
+        oldest = store.oldest_unfinished_received_at(session)
+        age = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
+                oldest = oldest.replace(tzinfo=timezone.utc)
+            age = max(0.0, (utcnow() - oldest).total_seconds())
+        return GaugeMetricFamily(f"{PREFIX}_oldest_pending_age_seconds",
+                                 "Age of the oldest event not yet final (pending, processing, retrying); 0 if none.",
+                                 value=age)
+
+
+def _le(bound: float) -> str:
+    return repr(float(bound))
+
+
+def registry_for(runtime) -> CollectorRegistry:
+    """A registry of its own per app, so tests and several apps never share collectors."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(runtime))
+    return registry
+
+
+@bp.get("/metrics")
+def metrics():
+    registry = current_app.extensions["bridge.metrics"]
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["bridge.metrics"] = registry_for(app.extensions["bridge"])
+    app.register_blueprint(bp)
+    # Request ids and per-request log lines ride along here so app.py needs no change.
+    from bridge import requestlog
+
+    requestlog.init_app(app)
+
+
+class Metrics:
+    """What the worker's processor reports; logged as JSON lines (see module docstring)."""
+
+    def __init__(self, logger: logging.Logger | None = None):
+        self.log = logger or logging.getLogger("bridge.metrics")
+
+    def event_processed(self, event_id: int, status: str | None, seconds: float) -> None:
+        self.log.info("event %s processed: %s in %.0f ms", event_id, status, seconds * 1000, extra={
+            "event_id": event_id, "status": status, "latency_ms": round(seconds * 1000, 2)})
+
+    def attempt(self, action_key: str, status_code: int | None, latency_ms: float | None) -> None:
+        self.log.info("attempt %s: %s in %s ms", action_key, status_code if status_code is not None else "no answer",
+                      latency_ms, extra={"action": action_key, "status": status_code, "latency_ms": latency_ms})

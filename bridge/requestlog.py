@@ -1,0 +1,58 @@
+"""One JSON log line per HTTP request, tied together by a request id.
+
+The id comes from `X-Request-ID` when the caller sent a sane one (Heroku's router
+always does, so our line and the router's line share it) or is a new uuid4; it is
+kept in `g.request_id` and echoed back in the response's `X-Request-ID`.
+
+Failure policy: logging never fails a request. A malformed or oversized incoming
+id is replaced, not trusted, because it ends up verbatim in the logs.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+
+log = logging.getLogger("bridge.http")
+
+HEADER = "X-Request-ID"
+# Heroku sends a uuid; allow other proxies' ids too, but nothing that could forge log structure.
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
+
+
+def init_app(app: Flask) -> None:
+    if app.extensions.get("bridge.requestlog"):
+        return  # registered once, whichever module asks first
+    app.extensions["bridge.requestlog"] = True
+    app.before_request(_start)
+    app.after_request(_finish)
+
+
+def incoming_id(value: str | None) -> str:
+    """The caller's request id when it is safe to log, else a fresh one."""
+    if value and _SANE_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def _start() -> None:
+    g.request_id = incoming_id(request.headers.get(HEADER))
+    g.request_started = time.perf_counter()
+
+
+def _finish(response):
+    request_id = getattr(g, "request_id", None) or incoming_id(None)
+    response.headers[HEADER] = request_id
+    started = getattr(g, "request_started", None)
+    latency_ms = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
+    try:
+        log.info("%s %s %s", request.method, request.path, response.status_code, extra={
+            "method": request.method, "path": request.path, "status": response.status_code,
+            "latency_ms": latency_ms, "request_id": request_id,
+        })
+    except Exception:  # noqa: BLE001 - see the failure policy
+        pass
+    return response
