@@ -14,24 +14,15 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key or None, MAX_CONTENT_LENGTH=settings.max_body_bytes + 1)
     app.extensions["bridge"] = runtime or build_runtime(settings)
 
-    from bridge import health, ingest
+    from bridge import admin, health, ingest, metrics
 
     app.register_blueprint(ingest.bp)
     app.register_blueprint(health.bp)
-    _register_optional(app)
+    metrics.init_app(app)
+    admin.init_app(app)
 
     @app.errorhandler(413)
     def too_large(_error):
         return jsonify(error="payload too large", limit_bytes=settings.max_body_bytes), 413
 
     return app
-
-
-def _register_optional(app: Flask) -> None:
-    """Blueprints that arrive with later work (admin console, metrics)."""
-    for module_name in ("bridge.metrics", "bridge.admin"):
-        try:
-            module = __import__(module_name, fromlist=["init_app"])
-        except ImportError:
-            continue
-        module.init_app(app)

@@ -20,8 +20,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 
-# Access log to stdout (Heroku's log router collects stdout and stderr).
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# The app logs one JSON line per request (with its request id, bridge/requestlog.py), so
+# gunicorn's own access log is off unless asked for ("-" = stdout).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 
 # Trust X-Forwarded-Proto from Heroku's router (it is the only thing in front of the dyno).

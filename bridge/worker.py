@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings, threads: int | None = None) -> None:
-    runtime = build_runtime(settings)
+    from bridge.metrics import Metrics
+
+    runtime = build_runtime(settings, metrics=Metrics())
     threads = threads or settings.worker_threads
     # Events stored while no worker ran: pick them up now rather than after stale_after.
     sweep_once(runtime.db, runtime.enqueue, stale_after=0)
