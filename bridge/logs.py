@@ -5,11 +5,14 @@ key or an email by forgetting to mask it.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Iterator
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _SECRETS = [
@@ -22,6 +25,20 @@ _SECRETS = [
 ]
 _EXTRA_FIELDS = ("event_id", "webhook_id", "status", "latency_ms", "request_id", "action", "resource_type", "topic",
                  "method", "path")
+
+
+# Fields every log line written in the current context carries (the event being processed).
+_context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})
+
+
+@contextmanager
+def context(**fields) -> Iterator[None]:
+    """Add `fields` (e.g. event_id, webhook_id) to every log line written inside the block."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
 
 
 def mask(text: str) -> str:
@@ -40,6 +57,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        entry.update(_context.get())
         for name in _EXTRA_FIELDS:
             if hasattr(record, name):
                 entry[name] = getattr(record, name)

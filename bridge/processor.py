@@ -21,7 +21,7 @@ import time
 from datetime import timedelta
 from typing import Callable
 
-from bridge import attempt_log, store
+from bridge import attempt_log, logs, store
 from bridge.body_size import encoded_size, fit_to_limit
 from bridge.models import EventStatus, utcnow
 from bridge.outcomes import Outcome, decide
@@ -47,16 +47,18 @@ class Processor:
     def process(self, event_id: int) -> str | None:
         """Run one round for the event; returns its new status, or None if not taken."""
         with self.db.session() as session:
-            if not store.claim(session, event_id, self.settings.lease_seconds):
-                return None
+            webhook_id = store.claim(session, event_id, self.settings.lease_seconds)
+        if webhook_id is None:
+            return None
         started = time.monotonic()
-        try:
-            status = self._run(event_id)
-        except Exception as exc:  # noqa: BLE001 - see the failure policy above
-            log.exception("event %s: unexpected error; will retry", event_id)
-            status = self._retry_after_crash(event_id, exc)
-        if self.metrics:
-            self.metrics.event_processed(event_id, status, time.monotonic() - started)
+        with logs.context(event_id=event_id, webhook_id=webhook_id):
+            try:
+                status = self._run(event_id)
+            except Exception as exc:  # noqa: BLE001 - see the failure policy above
+                log.exception("event %s: unexpected error; will retry", event_id)
+                status = self._retry_after_crash(event_id, exc)
+            if self.metrics:
+                self.metrics.event_processed(event_id, status, time.monotonic() - started)
         return status
 
     # -- one round -----------------------------------------------------------------

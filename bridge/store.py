@@ -63,8 +63,9 @@ def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict
     return Stored(event.id, True, status)
 
 
-def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None) -> bool:
-    """Take an event for processing; False when it is final, leased by another worker, or not due."""
+def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None) -> str | None:
+    """Take an event for processing and return its webhook id; None when it is final, leased
+    by another worker, or not due."""
     now = now or utcnow()
     result = session.execute(
         update(Event)
@@ -79,9 +80,10 @@ def claim(session: Session, event_id: int, lease_seconds: float, now: datetime |
             ),
         )
         .values(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+        .returning(Event.webhook_id)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return result.scalar_one_or_none()
 
 
 def finish(session: Session, event_id: int, status: str, *, error: str | None = None,
