@@ -47,7 +47,10 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     if backend == "postgres":
         url = make_url(settings.database_url).set(drivername="postgresql")
         return PostgresHuey(dsn=url.render_as_string(hide_password=False), **common)
-    return SqliteHuey(filename=str(_sqlite_queue_path(settings)), **common)
+    # No fsync per queue commit: the events table is the record (it is fsynced), and a task
+    # lost with the OS's write cache is found again by the sweeper. This is ingest's largest
+    # single cost on SQLite (docs/benchmarks.md).
+    return SqliteHuey(filename=str(_sqlite_queue_path(settings)), fsync=False, timeout=15, **common)
 
 
 def _sqlite_queue_path(settings: Settings) -> Path:

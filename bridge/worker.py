@@ -24,7 +24,8 @@ def run_worker(settings: Settings, threads: int | None = None) -> None:
     threads = threads or settings.worker_threads
     # Events stored while no worker ran: pick them up now rather than after stale_after.
     sweep_once(runtime.db, runtime.enqueue, stale_after=0)
-    sweeper = Sweeper(runtime.db, runtime.enqueue, settings.sweep_interval, settings.stale_after)
+    sweeper = Sweeper(runtime.db, runtime.enqueue, settings.sweep_interval, settings.stale_after,
+                      queue_depth=runtime.dispatcher.depth)
     sweeper.start()
     consumer = runtime.dispatcher.huey.create_consumer(
         workers=threads, worker_type="thread", periodic=False, graceful_signal="TERM",

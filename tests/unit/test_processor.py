@@ -229,3 +229,15 @@ def test_a_hook_body_too_big_to_trim_is_dead_with_the_reason():
 
     body = {"attributes": [{"title": f"t{i}", "value": i} for i in range(40_000)]}
     assert fit_to_limit(body, 400 * 1024) is None
+
+
+def test_the_sweeper_leaves_a_backlog_alone_while_the_queue_still_holds_it(client, runtime):
+    from bridge.sweeper import sweep_once
+
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    with runtime.db.session() as session:  # received long ago, still pending
+        session.execute(update(Event).where(Event.id == event_id).values(received_at=utcnow() - timedelta(hours=1)))
+    enqueued = []
+    assert sweep_once(runtime.db, lambda i, d: enqueued.append(i), stale_after=60, queue_depth=lambda: 1) == []
+    assert sweep_once(runtime.db, lambda i, d: enqueued.append(i), stale_after=60, queue_depth=lambda: 0) == [event_id]
+    assert enqueued == [event_id]
