@@ -37,15 +37,7 @@ def preview_payload(payload: Any, mapping: Mapping) -> dict:
         return result
 
     result["valid"] = True
-    result["event"] = {
-        "name": f"{event.resource_type}.{event.topic}",
-        "resource_type": event.resource_type,
-        "topic": event.topic,
-        "sequence_number": event.sequence_number,
-        "subscriber_id": event.subscriber_id,
-        "resource_id": event.resource_id,
-        "known": event.known,
-    }
+    result["event"] = {**event.summary(), "known": event.known}
     if not event.known:
         result["outcome"] = (f"skipped: resource type {event.resource_type!r} is not known;"
                              " the bridge stores the event and relays nothing")

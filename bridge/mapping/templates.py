@@ -125,14 +125,7 @@ def template_context(event, *, clause: str = "", negative: bool = False,
     resource = _with_declared_fields(event)
     nps = nps_of(resource)
     return {
-        "event": {
-            "name": f"{event.resource_type}.{event.topic}",
-            "resource_type": event.resource_type,
-            "topic": event.topic,
-            "sequence_number": event.sequence_number,
-            "subscriber_id": event.subscriber_id,
-            "resource_id": event.resource_id,
-        },
+        "event": event.summary(),
         "resource": resource,
         "review": resource if event.resource_type == "review" else None,
         "survey": resource if event.resource_type == "survey_response" else None,

@@ -514,6 +514,12 @@ class ValidatedEvent:
         """The event name as Okendo's docs write it, e.g. ``review.create``."""
         return f"{self.resource_type}.{self.topic}"
 
+    def summary(self) -> dict:
+        """The event's identity as plain data (for templates, previews, logs)."""
+        return {"name": self.name, "resource_type": self.resource_type, "topic": self.topic,
+                "sequence_number": self.sequence_number, "subscriber_id": self.subscriber_id,
+                "resource_id": self.resource_id}
+
 
 def validate_event(payload: Any) -> ValidatedEvent:
     """Check an Okendo webhook body (any decoded JSON value) and return the event.
