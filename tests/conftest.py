@@ -105,8 +105,19 @@ def runtime(settings):
     from bridge.runtime import build_runtime
 
     runtime = build_runtime(settings)
+    # The Kustomer client's in-call backoff must not really wait in unit tests.
+    runtime.processor.clients.sleep = lambda seconds: None
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def kustomer():
+    """Kustomer mocked with `responses`: register what a test expects on it."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 @pytest.fixture

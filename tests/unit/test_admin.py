@@ -30,17 +30,6 @@ POST_ROUTES = ["/admin/events/1/replay", "/admin/replay", "/admin/playground"]
 ALL_ROUTES = [("GET", path) for path in GET_ROUTES] + [("POST", path) for path in POST_ROUTES]
 
 
-@pytest.fixture(autouse=True)
-def no_real_backoff(runtime):
-    runtime.processor.clients.sleep = lambda seconds: None
-
-
-@pytest.fixture
-def kustomer():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 _unique = itertools.count(1)
 
 

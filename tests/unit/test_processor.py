@@ -6,7 +6,6 @@ processor by hand (huey's tests do the same) so retry logic is deterministic.
 import json
 from datetime import timedelta
 
-import pytest
 import responses
 from sqlalchemy import update
 
@@ -14,17 +13,6 @@ from bridge import store
 from bridge.models import Event, utcnow
 from tests.conftest import REVIEW_HOOK, SURVEY_HOOK, make_env
 from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
-
-
-@pytest.fixture(autouse=True)
-def no_real_backoff(runtime):
-    runtime.processor.clients.sleep = lambda seconds: None
-
-
-@pytest.fixture
-def kustomer():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def ingest(client, body: bytes, webhook_id=None) -> int:

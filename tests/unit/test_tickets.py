@@ -24,11 +24,6 @@ CONVERSATION = {"data": {"type": "conversation", "id": "conv_1", "attributes": {
 NOT_FOUND = {"errors": [{"status": "404", "code": "not_found"}]}
 
 
-@pytest.fixture(autouse=True)
-def no_real_backoff(runtime):
-    runtime.processor.clients.sleep = lambda seconds: None
-
-
 @pytest.fixture
 def kustomer():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
