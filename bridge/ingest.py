@@ -87,7 +87,7 @@ def _inspect(body: bytes):
     except EventValidationError as exc:
         return fields, EventStatus.INVALID, exc.as_json()
     fields.update(resource_id=_text(event.resource_id, 128), email=_text(email_of(event), 320),
-                  sequence_number=event.sequence_number)
+                  sequence_number=_text(event.sequence_number, 40))
     if not event.known:
         fields["last_error"] = f"resource type {event.resource_type!r} is not relayed"
         return fields, EventStatus.SKIPPED, None
@@ -95,9 +95,13 @@ def _inspect(body: bytes):
 
 
 def _text(value, limit: int) -> str | None:
+    """A copy of a payload value that every database column takes (the raw body is kept
+    intact beside it). PostgreSQL text refuses NUL and no database takes a lone surrogate
+    (JSON allows both as escapes): replaced, so a genuine event is never refused for them."""
     if value is None or isinstance(value, (dict, list)):
         return None
-    return str(value)[:limit]
+    text = str(value)[:limit].replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _too_large(limit: int):

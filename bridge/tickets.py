@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 
 KEY = "ticket"
 CREATING, OPEN = "creating", "open"
-# How long a worker may take to open a conversation before another may take over.
-CREATE_LEASE_SECONDS = 120
+# How long a worker may take to open a conversation before another may take over is the
+# event's own lease (BRIDGE_LEASE_SECONDS), since opening it is part of processing the event.
+# A fixed, longer lease outlived a killed worker's event lease, so the event's own retries
+# found "another worker is opening this ticket" until its schedule ran out (tests/faults).
 # A second worker that finds the ticket being created waits this long before looking again.
 BUSY_RETRY_SECONDS = 2.0
 
@@ -145,7 +147,7 @@ class TicketService:
     def _take_creation(self, event, ticket: Ticket | None) -> tuple[Ticket | None, bool]:
         """(row, busy): insert the `creating` row, or take over one whose lease expired."""
         now = utcnow()
-        lease = now + timedelta(seconds=CREATE_LEASE_SECONDS)
+        lease = now + timedelta(seconds=self.settings.lease_seconds)
         if ticket is None:
             try:
                 with self.db.session() as session:

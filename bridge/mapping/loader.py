@@ -46,6 +46,8 @@ def format_path(path: Path_) -> str:
     for step in path:
         if isinstance(step, int):
             text += f"[{step}]"
+        elif not isinstance(step, str):  # a key YAML read as null, a float, a date...: reported, not crashed on
+            text += f"[{step!r}]"
         elif step.replace("_", "").replace("-", "").isalnum():
             text += f".{step}" if text else step
         else:
@@ -125,6 +127,11 @@ def parse_document(text: str, source: str = "<string>",
         raise MappingError([_syntax_problem(source, error)]) from None
     except YAMLError as error:  # no position known
         raise MappingError([Problem(source, 0, 0, f"YAML error: {error}")]) from None
+    except Exception as error:  # noqa: BLE001 - ruamel raises others for some bad documents
+        # e.g. TypeError "unhashable type" for a `? ` key that is itself a list or mapping.
+        hint = "a key is itself a list or mapping; keys must be text" if "unhashable" in str(error) \
+            else f"{type(error).__name__}: {error}"
+        raise MappingError([Problem(source, 0, 0, f"YAML error: the file cannot be read ({hint})")]) from None
 
     if root is None:
         raise MappingError([Problem(source, 1, 1, "the file is empty; start it with `version: 1`")])
