@@ -252,28 +252,13 @@ def temp_database(backend: str, workdir: Path, pg_admin_url: str) -> Iterator[st
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         url = admin_url.set(database=name).render_as_string(hide_password=False)
         try:
-            upgrade(url)
-            _create_queue_tables(url)
+            upgrade(url)  # also creates the queue's tables (bridge/migrate.py)
             yield url
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
-
-
-def _create_queue_tables(url: str) -> None:
-    """Let huey create its PostgreSQL tables once, before any bridge process starts.
-
-    Works around a start-up race in the bridge (reported, not fixed here): on an empty
-    database, gunicorn's workers each run huey's `CREATE TABLE IF NOT EXISTS huey_kv ...`
-    at the same moment; PostgreSQL can fail one of them with UniqueViolation on
-    pg_type, that worker fails to boot and gunicorn shuts the whole web process down."""
-    from bridge.config import Settings
-    from bridge.queue import make_huey
-
-    huey = make_huey(Settings.from_env({"DATABASE_URL": url}))
-    huey.storage.close()
 
 
 def postgres_available(pg_admin_url: str) -> str | None:

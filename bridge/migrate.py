@@ -38,7 +38,7 @@ def _create_queue_tables(database_url: str) -> None:
 
     settings = Settings.from_env({"DATABASE_URL": database_url})
     if settings.is_postgres:
-        make_huey(settings)  # PostgresStorage creates its tables when constructed
+        make_huey(settings, create_tables=True)  # PostgresStorage creates them when constructed
 
 
 def current_revision(database_url: str) -> str | None:

@@ -36,8 +36,12 @@ def describe_backend(settings: Settings) -> str:
     return "sqlite"
 
 
-def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
-    """Build the huey instance the settings call for (see module docstring)."""
+def make_huey(settings: Settings, *, immediate: bool = False, create_tables: bool = False) -> Huey:
+    """Build the huey instance the settings call for (see module docstring).
+
+    On PostgreSQL the queue's tables are made by `bridge db upgrade` (`create_tables=True`
+    there): created here, every process would connect at start-up, so a web worker that
+    re-boots while the database is down would fail to boot and gunicorn would stop."""
     backend = describe_backend(settings)
     common = dict(name=QUEUE_NAME, results=False, utc=True, immediate=immediate)
     if backend == "redis":
@@ -46,7 +50,7 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
         return MemoryHuey(**common)
     if backend == "postgres":
         url = make_url(settings.database_url).set(drivername="postgresql")
-        return PostgresHuey(dsn=url.render_as_string(hide_password=False), **common)
+        return PostgresHuey(dsn=url.render_as_string(hide_password=False), create_tables=create_tables, **common)
     # No fsync per queue commit: the events table is the record (it is fsynced), and a task
     # lost with the OS's write cache is found again by the sweeper. This is ingest's largest
     # single cost on SQLite (docs/benchmarks.md).

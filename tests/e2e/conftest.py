@@ -23,7 +23,6 @@ import requests
 
 from tests.conftest import make_env
 
-pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -160,6 +159,15 @@ def stack(database_url, tmp_path, request):
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         for name in stack.processes:
             print(f"----- {name} log -----\n{stack.log(name)[-5000:]}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test under tests/e2e `e2e` (a conftest's pytestmark would not), so
+    `-m 'not e2e'` leaves out everything that starts processes."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
