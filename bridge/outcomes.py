@@ -10,7 +10,7 @@ from bridge.models import EventStatus
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    kind: str  # done | transient | permanent
+    kind: str  # done | transient | permanent | wait (another worker holds what this needs)
     error: str | None = None
     result: dict | None = None
     retry_after: float | None = None
@@ -32,6 +32,7 @@ class Verdict:
     error: str | None = None
     next_attempt_at: datetime | None = None
     delay: float | None = None
+    count_attempt: bool = True  # waiting for another worker is not a failed delivery
 
 
 def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float, ...],
@@ -40,7 +41,8 @@ def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float,
 
     `attempts_so_far` counts earlier rounds. Transient failures win over permanent
     ones while the schedule lasts (the other actions may still get through); once
-    it is exhausted, or when only permanent failures remain, the event is dead.
+    it is exhausted, or when only permanent failures remain, the event is dead. An
+    action that waits for another worker retries soon without spending an attempt.
     """
     transient = [o for o in outcomes if o.kind == "transient"]
     permanent = [o for o in outcomes if o.kind == "permanent"]
@@ -56,6 +58,11 @@ def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float,
                        + _summary(transient + permanent))
     if permanent:
         return Verdict(EventStatus.DEAD, error=_summary(permanent))
+    waiting = [o for o in outcomes if o.kind == "wait"]
+    if waiting:
+        delay = max((o.retry_after or 1.0) for o in waiting)
+        return Verdict(EventStatus.RETRYING, error=_summary(waiting), next_attempt_at=now + timedelta(seconds=delay),
+                       delay=delay, count_attempt=False)
     return Verdict(EventStatus.DELIVERED)
 
 

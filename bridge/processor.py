@@ -117,7 +117,7 @@ class Processor:
 
         verdict = decide(outcomes, attempts_so_far, self.settings.retry_schedule, utcnow())
         status = self._finish(event_id, verdict.status, error=verdict.error,
-                              next_attempt_at=verdict.next_attempt_at)
+                              next_attempt_at=verdict.next_attempt_at, count_attempt=verdict.count_attempt)
         if verdict.status == EventStatus.RETRYING:
             self.enqueue(event_id, verdict.delay)
         return status

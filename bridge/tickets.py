@@ -79,7 +79,7 @@ class TicketService:
         if ticket is None or ticket.state == CREATING:
             ticket, busy = self._take_creation(event, ticket)
             if busy:
-                return Outcome(KEY, "transient", error="another worker is opening this ticket",
+                return Outcome(KEY, "wait", error="another worker is opening this ticket",
                                retry_after=BUSY_RETRY_SECONDS)
         if ticket.state == CREATING:
             ticket = self._create_conversation(event_id, event, ticket, rendered, client)

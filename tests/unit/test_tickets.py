@@ -198,4 +198,5 @@ def test_a_ticket_being_opened_by_another_worker_makes_this_one_wait(client, run
                            external_id="x", state="creating", lease_until=utcnow() + timedelta(minutes=1)))
     assert runtime.processor.process(event_id) == "retrying"
     assert "another worker is opening this ticket" in event(runtime, event_id).last_error
+    assert event(runtime, event_id).attempts == 0  # waiting is not a failed delivery
     assert calls(kustomer, "POST", CONVERSATIONS) == []
