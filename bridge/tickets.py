@@ -83,13 +83,12 @@ class TicketService:
                                retry_after=BUSY_RETRY_SECONDS)
         if ticket.state == CREATING:
             ticket = self._create_conversation(event_id, event, ticket, rendered, client)
+        done = store.done_action_keys_for(self.db, event_id)
         # An event that opened the conversation (maybe in an earlier, interrupted round)
         # writes the full note; later events of the resource add an update to it.
-        lifecycle = "opened" if store.done_action_keys_for(self.db, event_id) & {"ticket:conversation"} \
-            else _lifecycle(event, decision)
+        lifecycle = "opened" if "ticket:conversation" in done else _lifecycle(event, decision)
 
         conversation_id = ticket.conversation_id
-        done = store.done_action_keys_for(self.db, event_id)
         if lifecycle == "still negative" and "ticket:reopen" not in done:
             client.update_conversation(conversation_id, status="open")
             self._step_done(event_id, "ticket:reopen", {"conversation_id": conversation_id})
