@@ -80,7 +80,7 @@ def make_env(database_url: str, **overrides) -> dict:
         "KUSTOMER_API_BASE": KUSTOMER_BASE,
         "KUSTOMER_REVIEW_HOOK_URL": REVIEW_HOOK,
         "KUSTOMER_SURVEY_HOOK_URL": SURVEY_HOOK,
-        "BRIDGE_MAPPING": os.path.join(os.path.dirname(__file__), "..", "config", "mapping.yaml"),
+        "BRIDGE_MAPPING": os.path.join(os.path.dirname(__file__), "mappings", "default.yaml"),
         "BRIDGE_RETRY_SCHEDULE": "1,2,3",
         "SECRET_KEY": "test-secret-key",
         "ADMIN_USERNAME": "admin",

@@ -239,7 +239,7 @@ def _all_ids(runtime) -> list[str]:
 
 # -- the mapping loader ------------------------------------------------------------------------
 
-SHIPPED = (ROOT / "config" / "mapping.yaml").read_text()
+SHIPPED = (ROOT / "tests" / "mappings" / "default.yaml").read_text()
 MAPPING_ENV = {"KUSTOMER_REVIEW_HOOK_URL": "https://acme.api.kustomerapp.com/v1/hooks/web/abc123def456",
                "KUSTOMER_SURVEY_HOOK_URL": "https://acme.api.kustomerapp.com/v1/hooks/web/fed654cba321",
                "KUSTOMER_API_KEY": "key", "KUSTOMER_API_BASE": "https://acme.api.kustomerapp.com"}

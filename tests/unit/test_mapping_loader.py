@@ -12,7 +12,7 @@ from bridge.mapping.templates import DEFAULT_NOTE, DEFAULT_SUBJECT, render_templ
 from bridge.mapping.samples import bundled_samples
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "config" / "mapping.yaml"
+SHIPPED = ROOT / "tests" / "mappings" / "default.yaml"  # the fixture copy, not config/
 MULTI_STORE = ROOT / "config" / "examples" / "multi-store.yaml"
 STORE = "5f0c2a7e-1b7d-4c1e-9a51-3a3c1f0e9b21"
 HOOK = "https://acme.api.kustomerapp.com/v1/hooks/web/abc123"

@@ -14,7 +14,7 @@ from bridge.okendo.schemas import validate_event
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "samples" / "okendo"
-SHIPPED = ROOT / "config" / "mapping.yaml"
+SHIPPED = ROOT / "tests" / "mappings" / "default.yaml"  # the fixture copy, not config/
 STORE = "5f0c2a7e-1b7d-4c1e-9a51-3a3c1f0e9b21"
 OTHER_STORE = "9b1d7c44-2f6e-4a8b-b3c5-0d1e2f3a4b5c"
 REVIEW_HOOK = "https://acme.api.kustomerapp.com/v1/hooks/web/reviews"

@@ -35,7 +35,7 @@ def settings_with(**conversation) -> TicketSettings:
 
 
 def test_default_note_shows_what_an_agent_needs_for_a_review():
-    shipped = load_mapping(ROOT / "config" / "mapping.yaml", {})
+    shipped = load_mapping(ROOT / "tests" / "mappings" / "default.yaml", {})
     ticket = render_ticket(shipped.tickets, event("review-update-negative"), NEGATIVE)
     assert ticket.warnings == ()
     assert ticket.subject == "1★ review of Trail Runner 2 Jacket by Priya Raman"
@@ -51,7 +51,7 @@ def test_default_note_shows_what_an_agent_needs_for_a_review():
 
 
 def test_default_note_lists_each_survey_question_with_its_answer():
-    shipped = load_mapping(ROOT / "config" / "mapping.yaml", {})
+    shipped = load_mapping(ROOT / "tests" / "mappings" / "default.yaml", {})
     decision = TicketDecision(True, True, "NPS category 'detractor' (score 3) is in [detractor]")
     ticket = render_ticket(shipped.tickets, event("survey_response-create-detractor"), decision)
     assert ticket.subject == "NPS detractor (3/10) on Post-purchase from sam.lee@example.com"

@@ -24,7 +24,7 @@ def sample(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def mapping():
-    return load_mapping(ROOT / "config" / "mapping.yaml", ENV)
+    return load_mapping(ROOT / "tests" / "mappings" / "default.yaml", ENV)
 
 
 def test_preview_of_the_negative_review(mapping):
@@ -98,7 +98,7 @@ def test_preview_says_what_would_go_dead(mapping):
 
 
 def test_preview_without_a_kustomer_key():
-    mapping = load_mapping(ROOT / "config" / "mapping.yaml", {"KUSTOMER_REVIEW_HOOK_URL": REVIEW_HOOK})
+    mapping = load_mapping(ROOT / "tests" / "mappings" / "default.yaml", {"KUSTOMER_REVIEW_HOOK_URL": REVIEW_HOOK})
     result = preview_payload(sample("review-create-negative"), mapping)
     assert result["outcome"] == (
         "would be marked dead: hook:reviews: no Kustomer API key: KUSTOMER_API_KEY,"
