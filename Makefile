@@ -2,28 +2,51 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# One stamp per purpose: `make run` installs only what the bridge needs (no Playwright,
+# which is most of the test extras' size); `make test` adds the test extras on top.
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+LOCK_STAMP := $(VENV)/.installed-lock
+# requirements.txt is what Heroku's Python buildpack installs. It is compiled for the
+# Python in .python-version on Linux, with exact versions and hashes (uv pip compile).
+LOCK_ARGS  := --generate-hashes --python-version $(shell cat .python-version) \
+              --python-platform x86_64-manylinux_2_28 --quiet
 
-.PHONY: run test bench install clean check-config
+.PHONY: run test bench install lock clean check-config
 
-$(STAMP): setup.cfg pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): $(RUN_STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
-install: $(STAMP)
+$(LOCK_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[lock]'
+	touch $(LOCK_STAMP)
 
-run: $(STAMP)
+install: $(TEST_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/bridge run
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-check-config: $(STAMP)
+# Regenerate requirements.txt after changing install_requires in setup.cfg
+# (tests/unit/test_requirements_lock.py fails until you do).
+lock: $(LOCK_STAMP)
+	$(BIN)/uv pip compile setup.cfg $(LOCK_ARGS) -o requirements.txt
+
+check-config: $(RUN_STAMP)
 	$(BIN)/bridge check-config
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

@@ -27,8 +27,19 @@ def _db(settings: Settings):
     return Database(settings.database_url)
 
 
+def _version() -> str:
+    """The installed version; on Heroku the app runs from its source tree (`python -m bridge`),
+    where no distribution is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("okendo-kustomer-bridge")
+    except PackageNotFoundError:
+        return "source tree (not installed)"
+
+
 @click.group()
-@click.version_option(package_name="okendo-kustomer-bridge")
+@click.version_option(version=_version(), prog_name="bridge")
 def main() -> None:
     """Relay Okendo webhooks to Kustomer, durably."""
     load_dotenv_if_present()

@@ -26,10 +26,15 @@ def procfile() -> dict:
             (line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())}
 
 
+def procfile_args(command: str) -> list[str]:
+    """`python -m bridge web` -> ["web"]: the bridge's arguments of a Procfile line."""
+    program = ["python", "-m", "bridge"]
+    assert command.split()[:3] == program, command
+    return command.split()[3:]
+
+
 def run_procfile_command(stack, command: str) -> subprocess.CompletedProcess:
-    program, *args = command.split()
-    assert program == "bridge"
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], env=stack.env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "bridge", *procfile_args(command)], env=stack.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -44,8 +49,8 @@ def test_web_and_worker_start_serve_and_stop_gracefully_on_sigterm(bare):
     run_procfile_command(bare, procfile()["release"])
     bare.start("emulator", "kustomer-emulator", "--port", bare.emulator_url.rsplit(":", 1)[1],
                ready_url=f"{bare.emulator_url}/__emulator/health")
-    bare.start("web", *procfile()["web"].split()[1:], ready_url=f"{bare.web_url}/healthz")
-    bare.start("worker", *procfile()["worker"].split()[1:])
+    bare.start("web", *procfile_args(procfile()["web"]), ready_url=f"{bare.web_url}/healthz")
+    bare.start("worker", *procfile_args(procfile()["worker"]))
     assert requests.get(f"{bare.web_url}/readyz", timeout=5).status_code == 200
     bare.send(ROOT / "tests/samples/okendo/review-create-positive.json")
     assert bare.wait_until_settled(1)[0]["status"] == "delivered"

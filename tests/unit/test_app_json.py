@@ -33,7 +33,7 @@ def test_app_json_parses_and_declares_what_heroku_needs():
     for name, spec in app["env"].items():
         assert spec.get("description"), f"{name} has no description"
         assert "required" in spec or "generator" in spec or "value" in spec, name
-    assert "bridge db upgrade" in app["scripts"]["postdeploy"]
+    assert "python -m bridge db upgrade" in app["scripts"]["postdeploy"]
 
 
 def test_every_env_var_the_code_reads_is_in_app_json():
@@ -47,7 +47,8 @@ def test_every_env_var_the_code_reads_is_in_app_json():
 def test_procfile_runs_release_web_and_worker():
     lines = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert {k: v.strip() for k, v in lines.items()} == {
-        "release": "bridge db upgrade", "web": "bridge web", "worker": "bridge worker"}
+        "release": "python -m bridge db upgrade", "web": "python -m bridge web",
+        "worker": "python -m bridge worker"}
 
 
 def test_python_version_file_names_a_supported_python():

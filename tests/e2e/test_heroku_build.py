@@ -1,0 +1,163 @@
+"""Build and boot the app the way Heroku's Python buildpack does.
+
+A fresh virtualenv, `pip install -r requirements.txt` from the repository root (hash-checked,
+nothing else: not the project's setup.cfg, not the test extras), then the Procfile's
+`release`, `web` and `worker` lines with the working directory at the root (Heroku's /app),
+on a `postgres://` URL, with only the variables app.json declares (filled in as the Deploy
+button would: values, generated secrets, and what the admin types into the form).
+
+It needs PostgreSQL (Heroku's add-on) and the package registry (pip's cache makes repeated
+runs quick); it never reaches anything else.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bridge.config import normalize_database_url
+from tests.e2e.conftest import ROOT, free_port, wait_for
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def slug(tmp_path_factory) -> Path:
+    """The virtualenv the buildpack would build: requirements.txt only."""
+    venv = tmp_path_factory.mktemp("heroku") / "venv"
+    # --without-pip plus `pip --python`: the test's own pip installs into the new venv, which
+    # saves bootstrapping pip into it; the cache is pip's usual one, shared between runs.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet",
+         "--disable-pip-version-check", "-r", "requirements.txt"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"pip install -r requirements.txt failed:\n{result.stdout}\n{result.stderr}"
+    return venv
+
+
+@pytest.fixture
+def heroku_database_url():
+    """A new, empty PostgreSQL database, named with the `postgres://` scheme Heroku uses."""
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set (the Heroku build test needs PostgreSQL)")
+    admin_url = make_url(normalize_database_url(PG_URL))
+    name = f"bridge_heroku_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    yield "postgres://" + url.split("://", 1)[1]
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def app_json_env(typed: dict[str, str]) -> dict[str, str]:
+    """Config vars as the Deploy button sets them from app.json, plus what the admin typed."""
+    spec = json.loads((ROOT / "app.json").read_text())["env"]
+    env = {}
+    for name, item in spec.items():
+        if item.get("generator") == "secret":
+            env[name] = secrets.token_hex(32)
+        elif "value" in item:
+            env[name] = item["value"]
+    unknown = set(typed) - set(spec)
+    assert not unknown, f"the test types values app.json does not declare: {unknown}"
+    env.update(typed)
+    missing = [n for n, item in spec.items() if item.get("required") and n not in env]
+    assert not missing, f"the Deploy form would insist on {missing}"
+    return env
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in lines if line.strip())}
+
+
+def dyno_env(slug: Path, database_url: str, config: dict[str, str], port: int) -> dict[str, str]:
+    """What a dyno's process sees: the slug's Python first on PATH, the add-on's DATABASE_URL,
+    PORT, the config vars, and nothing from this test's environment."""
+    return {"PATH": f"{slug / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(slug.parent),
+            "LANG": "C.UTF-8", "DYNO": "web.1", "DATABASE_URL": database_url, "PORT": str(port), **config}
+
+
+def start(line: str, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(shlex.split(line), cwd=ROOT, env=env, stdout=open(log, "wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(25)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(5)
+
+
+def test_buildpack_build_runs_release_web_and_worker(slug, heroku_database_url, tmp_path):
+    emulator_port, web_port = free_port(), free_port()
+    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    config = app_json_env({
+        "OKENDO_WEBHOOK_SECRET": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "KUSTOMER_API_KEY": "emulator-key",
+        "KUSTOMER_API_BASE": emulator_url,
+        "KUSTOMER_REVIEW_HOOK_URL": f"{emulator_url}/v1/hooks/web/reviews",
+        "KUSTOMER_SURVEY_HOOK_URL": f"{emulator_url}/v1/hooks/web/surveys",
+        "ADMIN_PASSWORD": "typed-into-the-deploy-form",
+    })
+    env = dyno_env(slug, heroku_database_url, config, web_port)
+    lines = procfile()
+    emulator = subprocess.Popen([sys.executable, "-m", "bridge.cli", "kustomer-emulator", "--port",
+                                 str(emulator_port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    processes = [emulator]
+    try:
+        release = subprocess.run(shlex.split(lines["release"]), cwd=ROOT, env=env, capture_output=True,
+                                 text=True, timeout=120)
+        assert release.returncode == 0, release.stdout + release.stderr
+
+        web = start(lines["web"], env, tmp_path / "web.log")
+        worker = start(lines["worker"], {**env, "DYNO": "worker.1"}, tmp_path / "worker.log")
+        processes += [web, worker]
+
+        def healthy():
+            assert web.poll() is None, (tmp_path / "web.log").read_text()
+            try:
+                return requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+        wait_for(healthy, 60, what="/healthz of the web dyno")
+
+        # An event goes all the way through: proves the worker is up, not merely not crashed.
+        sent = subprocess.run(
+            [sys.executable, "-m", "bridge.cli", "send-sample", str(ROOT / "tests/samples/okendo/review-create-positive.json"),
+             "--url", f"http://127.0.0.1:{web_port}/webhooks/okendo", "--secret", config["OKENDO_WEBHOOK_SECRET"]],
+            cwd=ROOT, capture_output=True, text=True, timeout=30, env={**os.environ, "QUEUE_URL": ""})
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+
+        def delivered():
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            return requests.get(f"{emulator_url}/__emulator/received", timeout=2).json()["hooks"]
+        wait_for(delivered, 60, what="the worker dyno to deliver the event")
+        time.sleep(1)  # still up a moment later (it does not exit once the queue is empty)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+        assert stop(worker) == 0 and stop(web) == 0
+    finally:
+        for process in processes:
+            stop(process)
