@@ -3,16 +3,18 @@
 Every value can be overridden from the environment, so a Heroku dyno size or a
 benchmark can change them without editing code.
 """
-import multiprocessing
 import os
 
 # Heroku gives the port in PORT; 8000 on a developer's machine.
 bind = f"{os.environ.get('BRIDGE_BIND', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 
 # Threads keep memory low (one app copy per process) while a request waits on the
-# database; processes use more than one core. WEB_CONCURRENCY is Heroku's convention.
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# database; processes use more than one core. WEB_CONCURRENCY is Heroku's convention: its
+# Python buildpack sets it from the dyno size (2 on Eco/Basic/Standard-1X), so app.json leaves
+# it unset. Each thread may hold a database connection: 2 x 2 threads keep one web dyno at
+# 6 PostgreSQL connections (docs/operations.md), and 2 threads take hundreds of webhooks/s.
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+threads = int(os.environ.get("GUNICORN_THREADS") or 2)
 worker_class = "gthread"
 
 # Below Heroku's 30 s router timeout, so a stuck request is killed by us, with a log line.

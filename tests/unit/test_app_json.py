@@ -54,3 +54,27 @@ def test_procfile_runs_release_web_and_worker():
 def test_python_version_file_names_a_supported_python():
     version = (ROOT / ".python-version").read_text().strip()
     assert re.fullmatch(r"3\.(1[1-9])(\.\d+)?", version)
+
+
+def test_app_json_leaves_web_concurrency_to_heroku():
+    spec = json.loads((ROOT / "app.json").read_text())["env"]["WEB_CONCURRENCY"]
+    assert "value" not in spec, "a value here overrides Heroku's per-dyno-size default"
+
+
+def test_default_connections_fit_the_provisioned_plan_with_room_to_spare(monkeypatch):
+    """docs/operations.md: a web process holds threads + 1 connections, a worker 2 x threads + 2.
+    essential-0 allows 20; the release phase and a `heroku run` need a few more."""
+    import importlib
+
+    from bridge.config import Settings
+
+    app = json.loads((ROOT / "app.json").read_text())
+    assert any(a["plan"] == "heroku-postgresql:essential-0" for a in app["addons"])
+    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    gunicorn_conf = importlib.reload(importlib.import_module("bridge.gunicorn_conf"))
+    defaults = {n: s["value"] for n, s in app["env"].items() if "value" in s}
+    web = gunicorn_conf.workers * (int(defaults.get("GUNICORN_THREADS", gunicorn_conf.threads)) + 1)
+    worker = 2 * Settings.from_env(defaults).worker_threads + 2
+    assert web + worker <= 20 - 6, f"web {web} + worker {worker} leave too little of 20"
+    assert f"{web + worker} of essential-0's 20" in app["description"]
