@@ -56,6 +56,16 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+MAPPING_SOURCES = ("database", "file")
+
+
+def parse_mapping_source(value: str | None) -> str:
+    source = (value or "database").strip().lower()
+    if source not in MAPPING_SOURCES:
+        raise ConfigError(f"BRIDGE_MAPPING_SOURCE={value!r}: expected database or file")
+    return source
+
+
 def default_database_url() -> str:
     return f"sqlite:///{(INSTANCE_DIR / 'bridge.db').resolve()}"
 
@@ -103,6 +113,9 @@ class Settings:
     port: int
     environment: str
     raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Where the live mapping comes from: "database" (versions, edited in the console) or
+    # "file" (BRIDGE_MAPPING hot-reloaded, for a mapping kept in git). See bridge/mapping/source.py.
+    mapping_source: str = "database"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -130,6 +143,7 @@ class Settings:
             port=_int(env, "PORT", 8000),
             environment=env.get("BRIDGE_ENV", "production"),
             raw=dict(env),
+            mapping_source=parse_mapping_source(env.get("BRIDGE_MAPPING_SOURCE")),
         )
 
     @property

@@ -26,16 +26,17 @@ class Runtime:
         return self.dispatcher.enqueue(event_id, delay)
 
     def close(self) -> None:
+        getattr(self.mappings, "close", lambda: None)()
         self.processor.clients.close()
         self.db.dispose()
 
 
 def build_runtime(settings: Settings | None = None, *, immediate: bool = False, metrics=None) -> Runtime:
-    from bridge.mapping import MappingStore
+    from bridge.mapping.source import mapping_store
 
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
-    mappings = MappingStore(settings.mapping_path, env=settings.raw)
+    mappings = mapping_store(settings, db)
     holder: dict = {}
     huey = make_huey(settings, immediate=immediate)
     dispatcher = Dispatcher(huey, lambda event_id: holder["processor"].process(event_id))

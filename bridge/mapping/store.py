@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 class MappingStore:
     """The current mapping of one file, reloaded when the file changes."""
 
+    mode = "file"  # BRIDGE_MAPPING_SOURCE=file; the database store says "database"
+
     def __init__(self, path: str | os.PathLike, env: TypingMapping[str, str] | None = None,
                  check_interval: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.path = str(path)
