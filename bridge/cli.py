@@ -388,9 +388,11 @@ def kustomer_check() -> None:
 
 
 def _register_groups() -> None:
+    from bridge.mapping.cli import mapping
     from bridge.okendo.cli import okendo
 
     main.add_command(okendo)
+    main.add_command(mapping)
 
 
 _register_groups()
