@@ -113,10 +113,14 @@ def runtime(settings):
 
 @pytest.fixture
 def kustomer():
-    """Kustomer mocked with `responses`: register what a test expects on it."""
-    import responses
+    """Kustomer mocked with `responses`: register what a test expects on it.
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    Every request the test sends to a Kustomer host is checked against Kustomer's contract
+    when the test ends (tests/kustomer_contract.py): a body Kustomer would refuse fails it.
+    """
+    from tests.kustomer_contract import checked_mock
+
+    with checked_mock(assert_all_requests_are_fired=False) as mock:
         yield mock
 
 

@@ -4,8 +4,12 @@ A local stand-in for Kustomer's API, for end-to-end tests, fault tests, benchmar
 demos. It is a test double, not Kustomer: state is in memory (see ``state.py``), so it
 must run as ONE process (``serve()`` uses one gunicorn worker with threads).
 
-Kustomer-shaped routes live under ``/v1`` (Bearer auth, roles, rate limits, faults);
-test controls live under ``/__emulator`` (no auth, never faulted or counted):
+Kustomer-shaped routes live under ``/v1`` (Bearer auth, roles, rate limits, faults).
+Every one of them is held to Kustomer's published request contract
+(``bridge.kustomer.contract``): a request outside it gets the 400 (or, for a route the
+contract does not know, the 404) that Kustomer would answer, so the bridge cannot drift
+into a shape only this emulator accepts. Test controls
+live under ``/__emulator`` (no auth, never faulted or counted):
 ``GET received``, ``GET stats``, ``GET|POST faults``, ``GET|POST config``,
 ``POST reset``, ``GET health``.
 """
@@ -21,6 +25,8 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from bridge.kustomer import contract
 
 from .state import HOOK_BODY_LIMIT, HOOK_ROLES, ApiError, EmulatorState
 
@@ -93,7 +99,9 @@ def _drain(limit: int = 16 * 1024 * 1024) -> None:
 
 def kustomer_call(kind: str, roles: tuple[str, ...] = (), auth: bool = True):
     """Gate a Kustomer route: count it, inject latency/faults, check key and role, spend
-    the org's ``kind`` ("api" or "hook") budget. This order is a guess at Kustomer's."""
+    the org's ``kind`` ("api" or "hook") budget, then hold the request to the contract
+    (hook bodies are checked by the hook view, which reads them under the size limit).
+    This order is a guess at Kustomer's."""
     def decorate(view):
         @functools.wraps(view)
         def gated(**kwargs):
@@ -110,9 +118,36 @@ def kustomer_call(kind: str, roles: tuple[str, ...] = (), auth: bool = True):
                 if roles and not state.has_role(*roles):
                     raise ApiError(403, f"API key lacks role {roles[0]}")
             state.take_budget(kind)
+            operation = contract.find(request.method, request.path)
+            if operation is None:
+                raise ApiError(404, f"{request.method} {request.path} is not a Kustomer "
+                               "operation (not in the contract)")
+            if kind != "hook":
+                _enforce(operation, _request_json(operation))
             return view(**kwargs)
         return gated
     return decorate
+
+
+def _request_json(operation: contract.Operation) -> Any:
+    """The parsed JSON body, or ``contract.NO_BODY`` when there is none."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return contract.NO_BODY
+    if operation.request is not None and not request.is_json:
+        raise ApiError(400, "the body must be JSON (Content-Type: application/json)")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "the body is not valid JSON") from None
+
+
+def _enforce(operation: contract.Operation, body: Any) -> None:
+    problems = operation.problems(body)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ApiError(400, str(problems[0]) + more, pointer=problems[0].pointer,
+                       sub_errors=[str(p) for p in problems[1:]])
 
 
 def _json_object() -> dict:
@@ -163,17 +198,31 @@ def _hook_body() -> Any:
         return text  # XML or plain text: kept as the raw string
 
 
+def _checked_hook_body() -> Any:
+    body = _hook_body()
+    if request.is_json:
+        _enforce(contract.find(request.method, request.path), body)
+    return body
+
+
 @api.post("/v1/hooks/web/<hook_hash>")
 @kustomer_call("hook", roles=HOOK_ROLES)
 def web_hook(hook_hash: str):
-    record = _state().record_hook(hook_hash, _hook_body(), kind="web")
+    record = _state().record_hook(hook_hash, _checked_hook_body(), kind="web")
     return {"data": {"type": "transaction", "id": record["transaction"]["id"]}}
 
 
 @api.post("/v1/hooks/form/<org>/<hook_hash>")
 @kustomer_call("hook", auth=False)
 def form_hook(org: str, hook_hash: str):
-    record = _state().record_hook(hook_hash, _hook_body(), kind="form", org=org)
+    record = _state().record_hook(hook_hash, _checked_hook_body(), kind="form", org=org)
+    return {"data": {"type": "transaction", "id": record["transaction"]["id"]}}
+
+
+@api.post("/v1/hooks/form/<hook_hash>")
+@kustomer_call("hook", auth=False)
+def form_hook_without_org(hook_hash: str):
+    record = _state().record_hook(hook_hash, _checked_hook_body(), kind="form")
     return {"data": {"type": "transaction", "id": record["transaction"]["id"]}}
 
 
@@ -219,7 +268,20 @@ def update_conversation(conversation_id: str):
 @api.post("/v1/conversations/<conversation_id>/tags")
 @kustomer_call("api", roles=("org.permission.conversation.update",))
 def tag_conversation(conversation_id: str):
-    return {"data": _state().add_tags(conversation_id, _json_object().get("tags"))}
+    return {"data": _state().add_tags(conversation_id, request.get_json(silent=True))}
+
+
+@api.get("/v1/conversations/<conversation_id>/notes")
+@kustomer_call("api", roles=("org.permission.note.read",))
+def list_notes(conversation_id: str):
+    try:
+        page = int(request.args.get("page", 1))
+        page_size = int(request.args.get("pageSize", 100))
+    except ValueError:
+        raise ApiError(400, "page and pageSize must be whole numbers") from None
+    if page < 1 or not 1 <= page_size <= 100:
+        raise ApiError(400, "page must be >= 1 and pageSize 1..100")
+    return _state().list_notes(conversation_id, page, page_size)
 
 
 @api.post("/v1/conversations/<conversation_id>/notes")

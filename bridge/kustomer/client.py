@@ -52,6 +52,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from . import contract
 from .errors import (
     ConfigurationError,
     KustomerError,
@@ -68,7 +69,9 @@ log = logging.getLogger(__name__)
 
 Answer = tuple[requests.Response, float]  # the response and the latency of its try, in ms
 
-HOOK_BODY_LIMIT = 400 * 1024  # Kustomer answers 413 above this; refuse before sending
+# Kustomer answers 413 above "400 KB" without saying whether that is 400,000 or 409,600
+# bytes: the contract takes the smaller, and the bridge refuses to send more.
+HOOK_BODY_LIMIT = contract.HOOK_BODY_LIMIT
 NOTE_BODY_LIMIT = 10_240  # characters, per the notes endpoint
 TRUNCATION_MARKER = "… [truncated]"
 EPOCH_THRESHOLD = 10**9  # an x-ratelimit-reset above this is a Unix time, not a delay
@@ -215,7 +218,7 @@ class KustomerClient:
             # Kustomer would answer 413 and a 413 is never worth retrying: skip the trip.
             raise PermanentError(
                 f"hook body is {len(payload):,} bytes, over Kustomer's 400 KB limit "
-                f"({HOOK_BODY_LIMIT:,} bytes); not sent to {redact_url(url)}",
+                f"(read as {HOOK_BODY_LIMIT:,} bytes); not sent to {redact_url(url)}",
                 status=413,
                 url=redact_url(url),
             )
@@ -290,10 +293,10 @@ class KustomerClient:
 
     def add_conversation_tags(self, conversation_id: str, names: list[str]) -> Any:
         """Tag by name (Kustomer creates missing tags). Returns the answer's ``data``, if any."""
-        # The reference says this endpoint takes tag *names* but does not show the body;
-        # {"tags": [...]} is our best reading and is not confirmed.
+        # AppendTagsToConversation takes a bare JSON array of names or ids, not an object
+        # (see bridge/kustomer/contract/operations/AppendTagsToConversation.json).
         response = self._api(
-            "POST", f"/v1/conversations/{_quote(conversation_id)}/tags", {"tags": list(names)}
+            "POST", f"/v1/conversations/{_quote(conversation_id)}/tags", list(names)
         )
         try:
             return response.json().get("data")
@@ -326,7 +329,8 @@ class KustomerClient:
             raise
 
     def _api(
-        self, method: str, path: str, body: dict | None = None, *, retry_only_rejected: bool = False
+        self, method: str, path: str, body: dict | list | None = None, *,
+        retry_only_rejected: bool = False
     ) -> requests.Response:
         if not self.api_base:
             raise ConfigurationError(

@@ -152,7 +152,7 @@ def test_a_hook_body_over_400_kb_gets_413_and_is_not_stored(client):
     fits = client.post("/v1/hooks/web/reviews", data=body_of(HOOK_BODY_LIMIT), headers=headers)
     assert fits.status_code == 200
     assert len(received(client)["hooks"]) == 1
-    assert HOOK_BODY_LIMIT == 400 * 1024
+    assert HOOK_BODY_LIMIT == 400_000  # "400 KB", read strictly: Kustomer does not say which
 
 
 def test_invalid_json_hook_body_gets_400(client):
@@ -192,7 +192,7 @@ def test_duplicate_customer_email_or_external_id_gets_409(client):
 def test_a_customer_create_needs_a_json_object(client):
     assert client.post("/v1/customers", data="x", headers=AUTH).status_code == 400
     bad = client.post("/v1/customers", json={"emails": ["jo@example.com"]}, headers=AUTH)
-    assert bad.status_code == 400 and bad.json["errors"][0]["source"] == {"pointer": "/emails"}
+    assert bad.status_code == 400 and bad.json["errors"][0]["source"] == {"pointer": "/emails/0"}
 
 
 # ---- conversations, tags, notes ----------------------------------------------------------
@@ -255,16 +255,20 @@ def test_patch_updates_a_conversation(client):
 def test_tags_by_name_are_created_and_added_once(client):
     conversation = make_conversation(client, make_customer(client))
     url = f"/v1/conversations/{conversation['id']}/tags"
-    response = client.post(url, json={"tags": ["okendo", "negative-review"]}, headers=AUTH)
+    response = client.post(url, json=["okendo", "negative-review"], headers=AUTH)
     assert response.status_code == 200
-    assert client.post(url, json={"tags": ["okendo"]}, headers=AUTH).status_code == 200
+    assert client.post(url, json=["okendo"], headers=AUTH).status_code == 200
     snapshot = received(client)
     [stored] = snapshot["conversations"]
     assert stored["tags"] == ["okendo", "negative-review"]
     assert stored["attributes"]["tags"] == [snapshot["tags"]["okendo"], snapshot["tags"]["negative-review"]]
-    assert client.post(url, json={"tags": []}, headers=AUTH).status_code == 400
-    assert client.post(url, json={"tags": "okendo"}, headers=AUTH).status_code == 400
-    assert client.post(f"/v1/conversations/{'0' * 24}/tags", json={"tags": ["x"]},
+    assert client.post(url, json=[snapshot["tags"]["okendo"]], headers=AUTH).status_code == 200  # ids too
+    assert received(client)["conversations"][0]["tags"] == ["okendo", "negative-review"]
+    for bad in ([], "okendo", [7], {"tags": ["okendo"]}):
+        refused = client.post(url, json=bad, headers=AUTH)
+        assert refused.status_code == 400, bad
+        assert refused.json["errors"][0]["status"] == "400"
+    assert client.post(f"/v1/conversations/{'0' * 24}/tags", json=["x"],
                        headers=AUTH).status_code == 404
 
 
@@ -274,7 +278,7 @@ def test_conversation_tags_on_create_are_ids_not_names(client):
                           headers=AUTH)
     assert by_name.status_code == 400
     first = make_conversation(client, customer_id)
-    client.post(f"/v1/conversations/{first['id']}/tags", json={"tags": ["okendo"]}, headers=AUTH)
+    client.post(f"/v1/conversations/{first['id']}/tags", json=["okendo"], headers=AUTH)
     tag_id = received(client)["tags"]["okendo"]
     assert make_conversation(client, customer_id, tags=[tag_id])["attributes"]["tags"] == [tag_id]
 
@@ -513,3 +517,66 @@ def test_serve_runs_under_gunicorn_and_accepts_hooks(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+# ---- Kustomer's contract, enforced (bridge.kustomer.contract) ----------------------------
+
+@pytest.mark.parametrize("path_kind, body, pointer", [
+    ("conversations", {"customer": "CUSTOMER", "subject": "x"}, "/"),                 # unknown key
+    ("conversations", {"customer": "CUSTOMER", "name": 5}, "/name"),                  # wrong type
+    ("conversations", {"customer": "CUSTOMER", "tags": ["okendo"]}, "/tags/0"),       # names for ids
+    ("conversations", {"customer": "CUSTOMER", "priority": 6}, "/priority"),
+    ("conversations", {"customer": "CUSTOMER", "custom": {"whyStr": "x" * 1025}}, "/custom/whyStr"),
+    ("conversations", {"customer": "CUSTOMER", "custom": {"whyTxt": "x" * 1025}}, "/custom/whyTxt"),
+    ("conversations", {"customer": "CUSTOMER", "assignedTeams": {"id": "t1"}}, "/assignedTeams"),
+    ("tags", {"tags": ["okendo"]}, "/"),                                              # object for array
+    ("notes", {"body": "x" * 10_241}, "/body"),
+    ("notes", {"body": "hi", "internal": True}, "/"),
+])
+def test_a_request_outside_kustomers_contract_gets_400_in_kustomers_error_shape(client, path_kind, body, pointer):
+    customer_id = make_customer(client)
+    conversation = make_conversation(client, customer_id)
+    url = {"conversations": "/v1/conversations",
+           "tags": f"/v1/conversations/{conversation['id']}/tags",
+           "notes": f"/v1/conversations/{conversation['id']}/notes"}[path_kind]
+    if isinstance(body, dict) and body.get("customer") == "CUSTOMER":
+        body = {**body, "customer": customer_id}
+    response = client.post(url, json=body, headers=AUTH)
+    assert response.status_code == 400, response.json
+    [error] = response.json["errors"]
+    assert error["status"] == "400" and error["code"] == "bad_request"
+    assert error["source"]["pointer"] == pointer and error["detail"]
+    assert len(received(client)["conversations"]) == 1 and received(client)["notes"] == []
+
+
+def test_a_route_kustomer_does_not_have_gets_404(client):
+    for method, url in (("get", "/v1/nothing/here"), ("delete", "/v1/customers"),
+                        ("put", "/v1/conversations/abc")):
+        response = getattr(client, method)(url, headers=AUTH)
+        assert response.status_code in (404, 405), url
+        assert response.json["errors"][0]["status"] == str(response.status_code)
+
+
+def test_a_get_with_a_body_is_refused(client):
+    response = client.get("/v1/auth/tokens/current", json={"x": 1}, headers=AUTH)
+    assert response.status_code == 400 and "takes no request body" in response.json["errors"][0]["detail"]
+
+
+def test_a_conversations_notes_are_listed_with_their_external_ids(client):
+    conversation = make_conversation(client, make_customer(client))
+    url = f"/v1/conversations/{conversation['id']}/notes"
+    for n in range(3):
+        assert client.post(url, json={"body": f"n{n}", "externalId": f"ext-{n}"}, headers=AUTH).status_code == 201
+    listed = client.get(f"{url}?page=1&pageSize=2", headers=AUTH)
+    assert listed.status_code == 200
+    assert [n["attributes"]["externalId"] for n in listed.json["data"]] == ["ext-0", "ext-1"]
+    assert listed.json["meta"]["totalPages"] == 2
+    second = client.get(f"{url}?page=2&pageSize=2", headers=AUTH).json
+    assert [n["attributes"]["body"] for n in second["data"]] == ["n2"]
+    assert client.get(f"/v1/conversations/{'0' * 24}/notes", headers=AUTH).status_code == 404
+
+
+def test_both_form_hook_url_shapes_are_accepted_without_auth(client):
+    assert client.post("/v1/hooks/form/org1/abc", json={"a": 1}).status_code == 200
+    assert client.post("/v1/hooks/form/abc", json={"a": 2}).status_code == 200
+    assert [h["transaction"]["attributes"]["data"] for h in received(client)["hooks"]] == [{"a": 1}, {"a": 2}]

@@ -9,6 +9,8 @@ import pytest
 import requests
 import responses
 
+from tests.kustomer_contract import checked_mock
+
 from bridge.kustomer import (
     HOOK_BODY_LIMIT,
     AttemptInfo,
@@ -77,7 +79,7 @@ def client(make_client):
 
 @pytest.fixture
 def mocked():
-    with responses.RequestsMock() as rsps:
+    with checked_mock() as rsps:
         yield rsps
 
 
@@ -273,7 +275,8 @@ def test_body_over_400_kb_is_refused_without_a_request(client, mocked, attempts)
         client.post_hook(HOOK, {"x": "a" * HOOK_BODY_LIMIT})
 
     assert caught.value.status == 413
-    assert "409,6" in caught.value.message  # says how big it was
+    assert "400,009 bytes" in caught.value.message  # says how big it was
+    assert HOOK_BODY_LIMIT == 400_000  # "400 KB" read strictly: Kustomer does not say which
     assert len(mocked.calls) == 0 and attempts == []
 
 
@@ -480,7 +483,7 @@ def test_add_conversation_tags_posts_names(client, mocked):
     mocked.post(f"{BASE}/v1/conversations/conv1/tags", status=200, body="")
 
     assert client.add_conversation_tags("conv1", ["okendo", "1-star"]) is None
-    assert sent_json(mocked.calls[0]) == {"tags": ["okendo", "1-star"]}
+    assert sent_json(mocked.calls[0]) == ["okendo", "1-star"]  # a bare array, as documented
 
 
 def test_note_is_sent_whole_when_short(client, mocked):

@@ -4,7 +4,8 @@ import logging
 from datetime import timedelta
 
 import pytest
-import responses
+
+from tests.kustomer_contract import checked_mock
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 
@@ -79,7 +80,7 @@ def test_metrics_reflect_the_event_store(client, runtime):
 
 
 def test_metrics_after_real_ingest_and_processing(client, runtime):
-    with responses.RequestsMock() as kustomer:
+    with checked_mock() as kustomer:
         kustomer.post(REVIEW_HOOK, json={}, status=200)
         for name in ("review-create-positive.json", "quiz_response-create.json"):
             body = sample_bytes(name)
@@ -140,7 +141,7 @@ def test_metrics_recorder_logs_one_json_line_per_event_and_attempt(database_url,
         client = create_app(runtime=runtime).test_client()
         body = sample_bytes("review-create-positive.json")
         event_id = client.post("/webhooks/okendo", data=body, headers=signed_headers(body)).json["event_id"]
-        with responses.RequestsMock() as kustomer, caplog.at_level(logging.INFO, logger="bridge.metrics"):
+        with checked_mock() as kustomer, caplog.at_level(logging.INFO, logger="bridge.metrics"):
             kustomer.post(REVIEW_HOOK, json={}, status=200)
             runtime.processor.process(event_id)
     finally:

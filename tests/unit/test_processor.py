@@ -204,7 +204,7 @@ def test_a_hook_body_over_400_kb_is_trimmed_to_fit_and_the_trim_recorded(client,
     event_id = ingest(client, json.dumps(review).encode())
     assert runtime.processor.process(event_id) == "delivered"
     [call] = hook_calls(kustomer)
-    assert len(call.request.body) <= 400 * 1024
+    assert len(call.request.body) <= 400_000  # "400 KB" read strictly
     sent = json.loads(call.request.body)
     assert sent["review"]["body"].endswith("over Kustomer's 400 KB hook limit]")
     assert sent["review"]["title"] == review["resource"]["title"]  # short fields untouched

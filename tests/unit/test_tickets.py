@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bridge.models import Ticket
 from tests.conftest import KUSTOMER_BASE, REVIEW_HOOK, SURVEY_HOOK
+from tests.kustomer_contract import checked_mock
 from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
 from tests.unit.test_processor import event, ingest, make_due
 
@@ -26,7 +27,7 @@ NOT_FOUND = {"errors": [{"status": "404", "code": "not_found"}]}
 
 @pytest.fixture
 def kustomer():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with checked_mock(assert_all_requests_are_fired=False) as mock:
         mock.post(REVIEW_HOOK, json={}, status=200)
         mock.post(SURVEY_HOOK, json={}, status=200)
         mock.post(TAGS, json={}, status=200)
