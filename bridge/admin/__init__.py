@@ -24,6 +24,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bridge.admin import auth, redaction
 from bridge.admin.views import bp
+from bridge.admin import mapping_views  # noqa: F401,E402 - registers /admin/mapping on bp
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()

@@ -185,15 +185,22 @@ def _preview_of_body(body: bytes) -> dict:
     return _preview(payload)
 
 
-def _preview(payload) -> dict:
-    """What the live mapping makes of a payload, hook URLs redacted; never raises."""
+def _preview(payload, which: str = "live") -> dict:
+    """What the live mapping (or the console's draft) makes of a payload, hook URLs
+    redacted; never raises."""
     from bridge.mapping import MappingError
     from bridge.preview import preview_payload
 
     try:
-        mapping = runtime().mappings.current()
+        if which == "draft":
+            from bridge.admin.mapping_views import draft_mapping
+
+            mapping = draft_mapping()
+        else:
+            mapping = runtime().mappings.current()
     except MappingError as error:
-        return {"unavailable": "the mapping file does not load: " + "; ".join(str(p) for p in error.problems)}
+        what = "the draft" if which == "draft" else "the mapping file"
+        return {"unavailable": f"{what} does not load: " + "; ".join(str(p) for p in error.problems)}
     try:
         result = redact_preview(preview_payload(payload, mapping))
     except Exception as exc:  # noqa: BLE001 - a preview bug must not hide the event page
@@ -260,6 +267,7 @@ def bundled_samples() -> list[str]:
 @bp.route("/playground", methods=["GET", "POST"])
 def playground():
     samples = bundled_samples()
+    which = "draft" if request.values.get("mapping") == "draft" else "live"
     source = request.values.get("sample", "")
     payload_text = request.form.get("payload", "") if request.method == "POST" else ""
     if source and not payload_text.strip():
@@ -269,11 +277,11 @@ def playground():
     preview = problem = None
     if payload_text.strip():
         try:
-            preview = _preview(json.loads(payload_text))
+            preview = _preview(json.loads(payload_text), which)
         except ValueError as exc:
             problem = f"not valid JSON: {exc}"
     return render_template("admin/playground.html", samples=samples, sample=source, payload=payload_text,
-                           preview=preview, problem=problem, mapping=_mapping_state())
+                           preview=preview, problem=problem, mapping=_mapping_state(), which=which)
 
 
 @bp.get("/style.css")
