@@ -49,7 +49,14 @@ def runtime():
 @bp.get("/")
 def overview():
     return render_template("admin/overview.html", overview=stats.overview(runtime()),
-                           mapping=_mapping_state(), statuses=EventStatus.ALL)
+                           mapping=_mapping_state(), statuses=EventStatus.ALL, charts_data=_charts())
+
+
+def _charts() -> dict:
+    from bridge.admin import charts
+
+    with runtime().db.session() as session:
+        return {"events": charts.events_per_hour(session), "latency": charts.delivery_latency(session)}
 
 
 def _mapping_state() -> dict:
