@@ -54,7 +54,7 @@ class VersionListener:
                         for _ in connection.notifies(timeout=WAKE_SECONDS):
                             self._on_notify()
             except Exception as error:  # noqa: BLE001 - see the failure policy
-                if self.healthy:
+                if self.healthy and not self._stop.is_set():
                     log.warning("mapping listener lost its connection (%s); checking every second until"
                                 " it is back", type(error).__name__)
                 self.healthy = False

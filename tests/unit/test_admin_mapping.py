@@ -136,3 +136,18 @@ def test_file_mode_shows_the_file_and_refuses_writes(database_url):
         assert response.status_code == 409
     finally:
         app.extensions["bridge"].close()
+
+
+def test_the_editor_shows_variable_names_not_values_and_publish_warns_about_unset_ones(client):
+    from tests.conftest import REVIEW_HOOK
+
+    page = html(client.get("/admin/mapping", headers=ADMIN))
+    assert "url: ${KUSTOMER_REVIEW_HOOK_URL}" in htmllib.unescape(page)
+    assert REVIEW_HOOK not in page and "reviewhash123456" not in page
+    with_new_route = TEXT.replace("routes:\n", (
+        "routes:\n  - name: low-ratings\n    events: [review.create]\n"
+        "    url: ${KUSTOMER_LOW_RATING_HOOK_URL}\n    body: native-review\n"), 1)
+    save_draft(client, with_new_route)
+    page = html(client.get("/admin/mapping/publish", headers=ADMIN))
+    assert "Warnings" in page and "${KUSTOMER_LOW_RATING_HOOK_URL} is not set" in htmllib.unescape(page)
+    assert 'name="note"' in page  # a warning, not a refusal
