@@ -6,6 +6,7 @@ import os
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -63,8 +64,8 @@ def run(port: int | None) -> None:
 def web() -> None:
     """Only the web server (gunicorn), as the Procfile's web process."""
     settings = _settings()
-    _refuse_without_secret(settings)
     _require_migrated(settings)
+    _say_if_okendo_is_not_connected(settings)
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:bridge.gunicorn_conf", "bridge.wsgi:app"]
     os.execv(sys.executable, argv)
 
@@ -77,32 +78,49 @@ def worker(threads: int | None) -> None:
 
     settings = _settings()
     _require_migrated(settings)
-    _refuse_without_a_kustomer_key(settings)
-    run_worker(settings, threads=threads)
+    if _wait_for_kustomer(settings):
+        run_worker(settings, threads=threads)
 
 
-def _refuse_without_a_kustomer_key(settings: Settings) -> None:
-    """A worker with nowhere to deliver would mark every event dead; waiting is better:
-    without a worker, events stay pending until one starts with real settings."""
-    from bridge.mapping import MappingError, load_mapping
+def _live(settings: Settings):
+    """The environment, then the settings stored by the console's setup page."""
+    from bridge.setup.live import LiveSettings
 
+    return LiveSettings(settings.raw, _db(settings))
+
+
+@contextmanager
+def _live_mapping(settings: Settings):
+    """(live settings, the live mapping store): the mapping the running bridge uses, with its
+    ${VAR}s read from the environment and then the console's stored settings."""
+    from bridge.mapping import MappingError
+    from bridge.setup.live import live_settings_and_mappings
+
+    live, mappings = live_settings_and_mappings(settings, _db(settings))
     try:
-        mapping = load_mapping(settings.mapping_path, env=settings.raw)
+        yield live, mappings
     except MappingError as exc:
-        raise click.ClickException(f"the mapping file has errors; fix them first:\n{exc}") from None
-    if not mapping.kustomer.api_key and not any(s.kustomer.api_key for s in mapping.stores.values()):
-        raise click.ClickException(
-            "KUSTOMER_API_KEY is not set, so the worker has nowhere to deliver; events stay pending "
-            "until it starts with one. (For a demo with a local stand-in for Kustomer: `bridge run`.)"
-        )
+        raise click.ClickException(f"the mapping has errors; fix them first:\n{exc}") from None
+    finally:
+        getattr(mappings, "close", lambda: None)()
 
 
-def _refuse_without_secret(settings: Settings) -> None:
-    if not settings.webhook_secrets:
-        raise click.ClickException(
-            "OKENDO_WEBHOOK_SECRET is not set: every webhook would be refused. Set it to the whsec_... "
-            "secret `bridge okendo subscribe` printed (several, comma-separated, during a rotation)."
-        )
+def _wait_for_kustomer(settings: Settings) -> bool:
+    """A worker with nowhere to deliver would mark every event dead: it waits for a Kustomer
+    key (environment or setup page) instead; events stay pending meanwhile."""
+    from bridge.setup.waiting import wait_for_kustomer
+
+    with _live_mapping(settings) as (live, mappings):
+        return wait_for_kustomer(mappings.current, live)
+
+
+def _say_if_okendo_is_not_connected(settings: Settings) -> None:
+    import logging
+
+    if not _live(settings).webhook_secrets():
+        logging.getLogger("bridge.web").warning(
+            "no Okendo signing secret yet: webhooks are answered 503 'not set up yet' until you connect "
+            "Okendo on the console's setup page (/admin/setup) or set OKENDO_WEBHOOK_SECRET")
 
 
 def _require_migrated(settings: Settings) -> None:
@@ -361,30 +379,15 @@ def kustomer() -> None:
 @kustomer.command("check")
 def kustomer_check() -> None:
     """Prove the Kustomer key, region, roles and hook URLs work, without creating anything."""
-    from bridge.kustomer import KustomerClient
-    from bridge.kustomer.check import check
-    from bridge.mapping import MappingError, load_mapping
+    from bridge.setup.kustomer_connect import check_all, passed
 
-    settings = _settings()
-    try:
-        mapping = load_mapping(settings.mapping_path, env=settings.raw)
-    except MappingError as exc:
-        raise click.ClickException(f"fix the mapping first:\n{exc}") from None
-    targets = [(None, mapping.kustomer)] + [(sid, store.kustomer) for sid, store in mapping.stores.items()]
-    hooks = [(r.name, r.url, r.missing_env) for r in mapping.routes]
-    failed = False
-    seen = set()
-    for store_id, target in targets:
-        if (target.api_key, target.api_base) in seen:
-            continue
-        seen.add((target.api_key, target.api_base))
-        click.echo(f"Kustomer org for {'store ' + store_id if store_id else 'all stores'}:")
-        findings = check(target, hooks if store_id is None else [], mapping.tickets.enabled,
-                         lambda key, base: KustomerClient(key, base, max_attempts=2, max_wait=5))
+    with _live_mapping(_settings()) as (_live_settings, mappings):
+        results = check_all(mappings.current())
+    for label, findings in results:
+        click.echo(f"Kustomer org for {label}:")
         for finding in findings:
             click.echo(f"  {finding}")
-        failed = failed or any(f.ok is False for f in findings)
-    sys.exit(1 if failed else 0)
+    sys.exit(0 if passed(results) else 1)
 
 
 def _register_groups() -> None:

@@ -116,6 +116,7 @@ class Settings:
     # Where the live mapping comes from: "database" (versions, edited in the console) or
     # "file" (BRIDGE_MAPPING hot-reloaded, for a mapping kept in git). See bridge/mapping/source.py.
     mapping_source: str = "database"
+    public_url: str | None = None  # BRIDGE_PUBLIC_URL: what the setup page subscribes in Okendo
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -144,6 +145,7 @@ class Settings:
             environment=env.get("BRIDGE_ENV", "production"),
             raw=dict(env),
             mapping_source=parse_mapping_source(env.get("BRIDGE_MAPPING_SOURCE")),
+            public_url=(env.get("BRIDGE_PUBLIC_URL") or "").rstrip("/") or None,
         )
 
     @property

@@ -5,7 +5,9 @@ committed, well inside Okendo's 15 s limit. Answers (design.md section 5):
 202 stored; 200 duplicate `webhook-id`; 401 missing/bad signature or stale
 timestamp (nothing stored); 413 over the body limit; a genuine body that is not
 JSON or fails the schema is stored as `invalid` and answered 202 with the reason;
-503 when the database cannot take the event (Okendo will retry, nothing is lost).
+503 when the database cannot take the event (Okendo will retry, nothing is lost), and
+503 "not set up yet" while no signing secret exists (neither OKENDO_WEBHOOK_SECRET nor one
+stored by the console's setup page).
 """
 from __future__ import annotations
 
@@ -35,8 +37,15 @@ def receive():
     if len(body) > settings.max_body_bytes:
         return _too_large(settings.max_body_bytes)
 
+    secrets = runtime.live.webhook_secrets()
+    if not secrets:
+        # Booted before anyone connected Okendo (the console's setup page does): Okendo
+        # retries a 503, and nothing unsigned is ever stored.
+        return jsonify(error="not set up yet",
+                       reason="no Okendo signing secret: connect Okendo at /admin/setup or set "
+                              "OKENDO_WEBHOOK_SECRET"), 503, {"Retry-After": "60"}
     try:
-        verified = signatures.verify(body, request.headers, settings.webhook_secrets)
+        verified = signatures.verify(body, request.headers, secrets)
     except signatures.SignatureError as exc:
         log.warning("refused webhook: %s", exc)
         return jsonify(error="invalid signature", reason=str(exc)), 401

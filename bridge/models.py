@@ -182,3 +182,14 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("subscriber_id", "resource_type", "resource_id", name="uq_tickets_resource"),
     )
+
+
+class StoredSetting(Base):
+    """A setting entered in the console's setup page (`bridge.setup`), encrypted with a key
+    derived from SECRET_KEY. The environment, when it sets the same name, wins."""
+
+    __tablename__ = "stored_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)  # a Fernet token
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)

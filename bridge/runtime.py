@@ -21,6 +21,7 @@ class Runtime:
     dispatcher: Dispatcher
     processor: Processor
     mappings: object
+    live: object = None  # bridge.setup.live.LiveSettings: environment, then the console's settings
 
     def enqueue(self, event_id: int, delay: float | None = None) -> bool:
         return self.dispatcher.enqueue(event_id, delay)
@@ -32,11 +33,11 @@ class Runtime:
 
 
 def build_runtime(settings: Settings | None = None, *, immediate: bool = False, metrics=None) -> Runtime:
-    from bridge.mapping.source import mapping_store
+    from bridge.setup.live import live_settings_and_mappings
 
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
-    mappings = mapping_store(settings, db)
+    live, mappings = live_settings_and_mappings(settings, db)
     holder: dict = {}
     huey = make_huey(settings, immediate=immediate)
     dispatcher = Dispatcher(huey, lambda event_id: holder["processor"].process(event_id))
@@ -46,7 +47,8 @@ def build_runtime(settings: Settings | None = None, *, immediate: bool = False, 
         enqueue=dispatcher.enqueue, tickets=_ticket_service(db, settings, clients), metrics=metrics,
     )
     holder["processor"] = processor
-    return Runtime(settings=settings, db=db, dispatcher=dispatcher, processor=processor, mappings=mappings)
+    return Runtime(settings=settings, db=db, dispatcher=dispatcher, processor=processor, mappings=mappings,
+                   live=live)
 
 
 def _ticket_service(db, settings, clients):

@@ -22,7 +22,8 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 KUSTOMER_BASE = "https://acme.api.kustomerapp.com"
 REVIEW_HOOK = f"{KUSTOMER_BASE}/v1/hooks/web/reviewhash123456"
 SURVEY_HOOK = f"{KUSTOMER_BASE}/v1/hooks/web/surveyhash654321"
-TABLES = ("attempts", "actions", "tickets", "events", "mapping_audit", "mapping_drafts", "mapping_versions")
+TABLES = ("attempts", "actions", "tickets", "events", "mapping_audit", "mapping_drafts", "mapping_versions",
+          "stored_settings")
 
 
 @pytest.fixture(scope="session")

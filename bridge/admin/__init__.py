@@ -23,6 +23,7 @@ from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bridge.admin import auth, redaction
+from bridge.admin import setup as _setup_page  # noqa: F401 - registers /admin/setup on the blueprint
 from bridge.admin.views import bp
 from bridge.admin import mapping_views  # noqa: F401,E402 - registers /admin/mapping on bp
 
@@ -80,6 +81,9 @@ def _harden(response):
     response.headers.update(SECURITY_HEADERS)
     if response.mimetype == "text/html" and not response.direct_passthrough:
         secrets = current_app.extensions["bridge.admin.secrets"]
+        live = current_app.extensions["bridge"].live
+        if live is not None:  # values stored on the setup page are secrets too
+            secrets = {**redaction.secret_values(live.stored()), **secrets}
         text = response.get_data(as_text=True)
         cleaned = redaction.scrub(text, secrets)
         if cleaned != text:

@@ -48,6 +48,10 @@ def runtime():
 # -- overview ---------------------------------------------------------------------------
 @bp.get("/")
 def overview():
+    from bridge.admin.setup import needs_setup
+
+    if runtime().live is not None and needs_setup(runtime().live):
+        return redirect(url_for("admin.setup"))  # a first run: nothing to overview yet
     return render_template("admin/overview.html", overview=stats.overview(runtime()),
                            mapping=_mapping_state(), statuses=EventStatus.ALL, charts_data=_charts())
 

@@ -11,11 +11,14 @@ read-only and publishing is refused, so there is one place where changes are mad
 from __future__ import annotations
 
 
-def mapping_store(settings, db):
+def mapping_store(settings, db, env=None):
+    """`env` resolves the mapping's ${VAR}s: the environment by default; the running processes
+    pass the environment overlaid with the console's stored settings (bridge.setup.live)."""
+    env = settings.raw if env is None else env
     if settings.mapping_source == "file":
         from bridge.mapping.store import MappingStore
 
-        return MappingStore(settings.mapping_path, env=settings.raw)
+        return MappingStore(settings.mapping_path, env=env)
     from bridge.mapping.database_store import DatabaseMappingStore
 
-    return DatabaseMappingStore(db, settings.mapping_path, env=settings.raw)
+    return DatabaseMappingStore(db, settings.mapping_path, env=env)

@@ -4,7 +4,8 @@ A fresh virtualenv, `pip install -r requirements.txt` from the repository root (
 nothing else: not the project's setup.cfg, not the test extras), then the Procfile's
 `release`, `web` and `worker` lines with the working directory at the root (Heroku's /app),
 on a `postgres://` URL, with only the variables app.json declares (filled in as the Deploy
-button would: values, generated secrets, and what the admin types into the form).
+button would: values and generated secrets; the admin types nothing), then sets the app up
+through the console's setup page as an admin would, and sees an event delivered.
 
 It needs PostgreSQL (Heroku's add-on) and the package registry (pip's cache makes repeated
 runs quick); it never reaches anything else.
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from bridge.config import normalize_database_url
 from tests.e2e.conftest import ROOT, free_port, wait_for
+from tests.e2e.okendo_standin import OkendoStandIn
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 pytestmark = pytest.mark.postgres
@@ -110,17 +112,18 @@ def stop(process: subprocess.Popen) -> int:
         return process.wait(5)
 
 
-def test_buildpack_build_runs_release_web_and_worker(slug, heroku_database_url, tmp_path):
-    emulator_port, web_port = free_port(), free_port()
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
-    config = app_json_env({
-        "OKENDO_WEBHOOK_SECRET": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "KUSTOMER_API_KEY": "emulator-key",
-        "KUSTOMER_API_BASE": emulator_url,
-        "KUSTOMER_REVIEW_HOOK_URL": f"{emulator_url}/v1/hooks/web/reviews",
-        "KUSTOMER_SURVEY_HOOK_URL": f"{emulator_url}/v1/hooks/web/surveys",
-        "ADMIN_PASSWORD": "typed-into-the-deploy-form",
-    })
+def setup_page_post(session: requests.Session, base: str, path: str, **form) -> requests.Response:
+    page = session.get(f"{base}/admin/setup", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return session.post(f"{base}{path}", data={"csrf_token": token, **form}, timeout=30)
+
+
+def test_buildpack_build_boots_with_only_app_json_and_is_set_up_in_the_console(slug, heroku_database_url, tmp_path):
+    emulator_port, web_port, okendo_port = free_port(), free_port(), free_port()
+    emulator_url, web_url = f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{web_port}"
+    okendo = OkendoStandIn("okendo-user", "okendo-key-okendo-key-okendo-key")
+    # Nothing typed into the Deploy form but where this test's stand-in for Okendo lives.
+    config = app_json_env({"OKENDO_API_BASE": okendo.start(okendo_port)})
     env = dyno_env(slug, heroku_database_url, config, web_port)
     lines = procfile()
     emulator = subprocess.Popen([sys.executable, "-m", "bridge.cli", "kustomer-emulator", "--port",
@@ -139,25 +142,39 @@ def test_buildpack_build_runs_release_web_and_worker(slug, heroku_database_url, 
         def healthy():
             assert web.poll() is None, (tmp_path / "web.log").read_text()
             try:
-                return requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1).status_code == 200
+                return requests.get(f"{web_url}/healthz", timeout=1).status_code == 200
             except requests.RequestException:
                 return False
         wait_for(healthy, 60, what="/healthz of the web dyno")
+        body = (ROOT / "tests/samples/okendo/review-create-positive.json").read_bytes()
+        waiting = requests.post(f"{web_url}/webhooks/okendo", data=body, timeout=5,
+                                headers={"content-type": "application/json"})
+        assert waiting.status_code == 503 and waiting.json()["error"] == "not set up yet"
+        wait_for(lambda: "waiting for Kustomer settings" in (tmp_path / "worker.log").read_text(), 30,
+                 what="the worker dyno to wait for settings")
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
 
-        # An event goes all the way through: proves the worker is up, not merely not crashed.
-        sent = subprocess.run(
-            [sys.executable, "-m", "bridge.cli", "send-sample", str(ROOT / "tests/samples/okendo/review-create-positive.json"),
-             "--url", f"http://127.0.0.1:{web_port}/webhooks/okendo", "--secret", config["OKENDO_WEBHOOK_SECRET"]],
-            cwd=ROOT, capture_output=True, text=True, timeout=30, env={**os.environ, "QUEUE_URL": ""})
-        assert sent.returncode == 0, sent.stdout + sent.stderr
+        # The admin reads the generated password (`heroku config:get ADMIN_PASSWORD`) and sets up.
+        admin = requests.Session()
+        admin.auth = (config["ADMIN_USERNAME"], config["ADMIN_PASSWORD"])
+        connected = setup_page_post(admin, web_url, "/admin/setup/okendo", user_id=okendo.user_id,
+                                    api_key=okendo.api_key)
+        assert connected.status_code == 200 and "Okendo connected" in connected.text, connected.text
+        checked = setup_page_post(admin, web_url, "/admin/setup/kustomer", KUSTOMER_API_KEY="emulator-key",
+                                  KUSTOMER_API_BASE=emulator_url,
+                                  KUSTOMER_REVIEW_HOOK_URL=f"{emulator_url}/v1/hooks/web/reviews",
+                                  KUSTOMER_SURVEY_HOOK_URL=f"{emulator_url}/v1/hooks/web/surveys")
+        assert "the key is valid" in checked.text and "FAIL" not in checked.text, checked.text
+
+        [sub_id] = okendo.subscriptions
+        assert okendo.deliver(sub_id, body).status_code == 202
 
         def delivered():
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()
             return requests.get(f"{emulator_url}/__emulator/received", timeout=2).json()["hooks"]
         wait_for(delivered, 60, what="the worker dyno to deliver the event")
-        time.sleep(1)  # still up a moment later (it does not exit once the queue is empty)
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
         assert stop(worker) == 0 and stop(web) == 0
     finally:
         for process in processes:
             stop(process)
+        okendo.stop()
