@@ -39,7 +39,8 @@ def _author() -> str:
 
 
 def _env():
-    return runtime().settings.raw
+    """The environment, then the console's stored settings (what the processes resolve ${VAR}s with)."""
+    return getattr(runtime(), "live", None) or runtime().settings.raw
 
 
 def _file_mode() -> bool:

@@ -17,10 +17,14 @@ import click
 
 
 def _context():
+    """(settings, database, env): env resolves ${VAR}s like the running processes do, from the
+    environment and then the settings stored by the console's setup page."""
     from bridge.cli import _db, _settings
+    from bridge.setup.live import LiveSettings
 
     settings = _settings()
-    return settings, _db(settings)
+    db = _db(settings)
+    return settings, db, LiveSettings(settings.raw, db)
 
 
 def _author(author: str | None) -> str:
@@ -88,12 +92,12 @@ def show() -> None:
     """Which version is live: number, author, time, note, routes."""
     from bridge.mapping import versions
 
-    settings, db = _context()
+    settings, db, env = _context()
     if settings.mapping_source == "file":
         click.echo(f"file mode: the live mapping is {settings.mapping_path} (BRIDGE_MAPPING_SOURCE=file)")
         return
     row = _live(settings, db)
-    mapping = versions.validate(row.yaml_text, f"version {row.id}", settings.raw)
+    mapping = versions.validate(row.yaml_text, f"version {row.id}", env)
     click.echo(f"version {row.id} (live), published {row.created_at:%Y-%m-%d %H:%M} UTC by {row.author}")
     click.echo(f"note: {row.note}")
     for route in mapping.routes:
@@ -108,7 +112,7 @@ def export(number: int | None) -> None:
     """Print the live mapping's YAML (with its comments), e.g. to commit it to git."""
     from bridge.mapping import versions
 
-    settings, db = _context()
+    settings, db, env = _context()
     if settings.mapping_source == "file":
         click.echo(_read(settings.mapping_path), nl=False)
         return
@@ -127,7 +131,7 @@ def check(file: str | None) -> None:
     """Validate FILE (default: the live version): path:line:col for each problem, exit 1."""
     from bridge.mapping import MappingError, versions
 
-    settings, db = _context()
+    settings, db, env = _context()
     if file is None and settings.mapping_source == "file":
         file = settings.mapping_path
     if file is None:
@@ -136,7 +140,7 @@ def check(file: str | None) -> None:
     else:
         text, source = _read(file), file
     try:
-        mapping = versions.validate(text, source, settings.raw)
+        mapping = versions.validate(text, source, env)
     except MappingError as error:
         _fail(error.problems)
     _warn(mapping)
@@ -149,7 +153,7 @@ def diff(file: str) -> None:
     """What publishing FILE would change, as a unified diff against the live version."""
     from bridge.mapping import versions
 
-    settings, db = _context()
+    settings, db, env = _context()
     live_text, label = _live_text(settings, db)
     lines = versions.diff_lines(live_text, _read(file), f"{label} (live)", file)
     click.echo("\n".join(lines) if lines else f"{file} is the same as {label} (live)")
@@ -163,11 +167,11 @@ def publish(file: str, note: str, author: str | None) -> None:
     """Validate FILE and make it the live version; an invalid file is refused (exit 1)."""
     from bridge.mapping import MappingError, versions
 
-    settings, db = _context()
+    settings, db, env = _context()
     _refuse_in_file_mode(settings)
     _live(settings, db)
     try:
-        result = versions.publish(db, _read(file), author=_author(author), note=note, env=settings.raw,
+        result = versions.publish(db, _read(file), author=_author(author), note=note, env=env,
                                   source=file)
     except MappingError as error:
         click.echo(f"refused: {file} is not valid; the live version is unchanged", err=True)
@@ -189,7 +193,7 @@ def history(limit: int, as_json: bool) -> None:
     """Every version, newest first: number, time, author, note."""
     from bridge.mapping import versions
 
-    settings, db = _context()
+    settings, db, env = _context()
     _live(settings, db)
     with db.session() as session:
         rows = versions.history(session, limit)
@@ -213,11 +217,11 @@ def rollback(version: int, note: str | None, author: str | None) -> None:
     """Publish an earlier VERSION's text again, as a new version."""
     from bridge.mapping import MappingError, versions
 
-    settings, db = _context()
+    settings, db, env = _context()
     _refuse_in_file_mode(settings)
     _live(settings, db)
     try:
-        result = versions.rollback(db, version, author=_author(author), note=note, env=settings.raw)
+        result = versions.rollback(db, version, author=_author(author), note=note, env=env)
     except MappingError as error:
         click.echo(f"refused: version {version} does not load any more; the live version is unchanged", err=True)
         _fail(error.problems)
@@ -239,14 +243,14 @@ def impact(file: str, limit: int, as_json: bool) -> None:
     from bridge.mapping import MappingError, versions
     from bridge.mapping.impact import impact_preview
 
-    settings, db = _context()
+    settings, db, env = _context()
     live_text, label = _live_text(settings, db)
     try:
-        live = versions.validate(live_text, label, settings.raw)
+        live = versions.validate(live_text, label, env)
     except MappingError as error:
         _fail(error.problems)
     try:
-        draft = versions.validate(_read(file), file, settings.raw)
+        draft = versions.validate(_read(file), file, env)
     except MappingError as error:
         _fail(error.problems)
     result = impact_preview(db, live, draft, limit)
@@ -266,7 +270,7 @@ def audit(limit: int) -> None:
     """Publishes, rollbacks, refused publishes and load failures, newest first."""
     from bridge.mapping import versions
 
-    _settings, db = _context()
+    _, db, _env = _context()
     with db.session() as session:
         rows = versions.audit_list(session, limit)
     for row in rows:
