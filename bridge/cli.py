@@ -174,15 +174,18 @@ def check_config(path: str | None) -> None:
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-@click.option("--mapping", "mapping_path", default=None, help="mapping file (default $BRIDGE_MAPPING)")
+@click.option("--mapping", "mapping_path", default=None,
+              help="mapping file (default: the live mapping; $BRIDGE_MAPPING when the database has none)")
 def preview(file: str, as_json: bool, mapping_path: str | None) -> None:
     """What an Okendo payload would cause, without sending anything."""
     from bridge.mapping import MappingError, load_mapping
+    from bridge.mapping.preview_source import live_mapping_for_preview
     from bridge.preview import format_preview_text, preview_payload
 
     settings = _settings()
     try:
-        mapping = load_mapping(mapping_path or settings.mapping_path, env=settings.raw)
+        mapping = (load_mapping(mapping_path, env=settings.raw) if mapping_path
+                   else live_mapping_for_preview(settings, _db(settings)))
     except MappingError as exc:
         raise click.ClickException(str(exc)) from None
     try:

@@ -80,3 +80,15 @@ def test_impact_compares_the_draft_with_live_on_stored_events_and_sends_nothing(
     assert {"what": "ticket", "before": "none", "after": "opened: rating 3 is at most 3"} in by_review[2]
     assert {"what": "ticket priority", "before": "4", "after": "5"} in by_review[1]
     assert len(kustomer.calls) == 0
+
+
+def test_preview_uses_the_live_version(runner, tmp_path):
+    from tests.helpers import SAMPLES
+
+    higher = write(tmp_path, "higher.yaml", TEXT.replace("    priority: 4\n", "    priority: 5\n", 1))
+    runner.invoke("mapping", "publish", higher, "--note", "urgent")
+    result = runner.invoke("preview", str(SAMPLES / "review-create-negative.json"), "--json")
+    assert json.loads(result.output)["ticket"]["conversation"]["priority"] == 5
+    from_file = runner.invoke("preview", str(SAMPLES / "review-create-negative.json"), "--json",
+                              "--mapping", str(FIXTURE))
+    assert json.loads(from_file.output)["ticket"]["conversation"]["priority"] == 4
