@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 import time
 
-from bridge import attempt_log
+from bridge import attempt_log, lease
+from bridge.kustomer.pacing import Pacer
 
 
 class ClientPool:
@@ -43,9 +44,20 @@ class ClientPool:
 
         return KustomerClient(
             target.api_key, target.api_base,
-            requests_per_minute=self.settings.kustomer_requests_per_minute,
+            pacer=LeaseCheckingPacer(self.settings.kustomer_requests_per_minute, sleep=self.sleep),
             max_attempts=self.settings.kustomer_max_attempts,
             max_wait=self.settings.kustomer_max_wait,
             on_attempt=attempt_log.record,
             sleep=self.sleep,
         )
+
+
+class LeaseCheckingPacer(Pacer):
+    """The pace, plus one check once the wait is over: the event round calling still holds
+    its lease. The heartbeat renews the lease through any wait, so waiting for the pace is
+    progress; a round that lost its event meanwhile stops here instead of sending."""
+
+    def acquire(self) -> float:
+        waited = super().acquire()
+        lease.check_current()
+        return waited

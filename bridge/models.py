@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -79,6 +80,9 @@ class EventStatus:
     FINAL = (DELIVERED, SKIPPED, DEAD, INVALID)
 
 
+UNFINISHED_SQL = "status IN ('pending', 'processing', 'retrying')"
+
+
 class Event(Base):
     __tablename__ = "events"
 
@@ -101,6 +105,8 @@ class Event(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Which worker round holds the `processing` lease; its writes are fenced by it (bridge.lease).
+    lease_token: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -111,6 +117,9 @@ class Event(Base):
         Index("ix_events_status_received", "status", "received_at"),
         Index("ix_events_resource", "resource_type", "subscriber_id", "resource_id", "sequence_key"),
         Index("ix_events_email", "email"),
+        # Partial: only events still to run, so finding work stays cheap as history grows.
+        Index("ix_events_unfinished", "status", "next_attempt_at", "id",
+              sqlite_where=text(UNFINISHED_SQL), postgresql_where=text(UNFINISHED_SQL)),
     )
 
     @property

@@ -11,7 +11,10 @@ This is what the worker runs for "look at event N now". Failure policy:
 - transient failures are retried on `BRIDGE_RETRY_SCHEDULE`, then `dead`;
   permanent and configuration failures make the event `dead` with the reason;
 - an unexpected exception (a bug, a database hiccup) is logged and the event is
-  retried like a transient failure, never dropped.
+  retried like a transient failure, never dropped;
+- the round holds the event's lease while it runs (`bridge.lease`): renewed by the
+  process's heartbeat, and every write of the round is fenced by its token, so a
+  round that lost the event to another worker stops and changes nothing.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import time
 from datetime import timedelta
 from typing import Callable
 
-from bridge import attempt_log, logs, store
+from bridge import attempt_log, lease as leases, logs, store
 from bridge.body_size import encoded_size, fit_to_limit
 from bridge.models import EventStatus, utcnow
 from bridge.outcomes import Outcome, decide
@@ -42,22 +45,31 @@ class Processor:
         self.enqueue = enqueue
         self.tickets = tickets
         self.metrics = metrics
+        self.heartbeat = leases.Heartbeat(db, settings.lease_seconds)
 
     # -- entry point ---------------------------------------------------------------
     def process(self, event_id: int) -> str | None:
         """Run one round for the event; returns its new status, or None if not taken."""
+        token = leases.new_token()
         with self.db.session() as session:
-            webhook_id = store.claim(session, event_id, self.settings.lease_seconds)
+            webhook_id = store.claim(session, event_id, self.settings.lease_seconds, token=token)
         if webhook_id is None:
             return None
         started = time.monotonic()
-        with logs.context(event_id=event_id, webhook_id=webhook_id):
+        lease = leases.Lease(event_id, token, self.settings.lease_seconds)
+        self.heartbeat.hold(lease)
+        with logs.context(event_id=event_id, webhook_id=webhook_id), leases.holding(lease):
             try:
                 status = self._run(event_id)
+            except leases.LeaseLost as exc:
+                log.warning("event %s: %s; stopping this round without writing", event_id, exc)
+                return None
             except Exception as exc:  # noqa: BLE001 - see the failure policy above
                 log.exception("event %s: unexpected error; will retry", event_id)
                 status = self._retry_after_crash(event_id, exc)
-            if self.metrics:
+            finally:
+                self.heartbeat.release(lease)
+            if self.metrics and status is not None:
                 self.metrics.event_processed(event_id, status, time.monotonic() - started)
         return status
 
@@ -150,6 +162,7 @@ class Processor:
     def _save(self, event_id: int, outcome: Outcome) -> Outcome:
         """Commit an action's outcome and its HTTP attempts at once (see failure policy)."""
         with self.db.session() as session:
+            leases.fence(session)
             store.record_attempts(session, event_id, outcome.key, outcome.attempts)
             if outcome.kind == "done":
                 store.record_action(session, event_id, outcome.key, "done", result=outcome.result)
@@ -161,8 +174,11 @@ class Processor:
         return outcome
 
     def _finish(self, event_id: int, status: str, **kwargs) -> str:
+        lease = leases.current()
         with self.db.session() as session:
-            store.finish(session, event_id, status, **kwargs)
+            if not store.finish(session, event_id, status, token=lease.token if lease else None, **kwargs):
+                lease.lost = True
+                raise leases.LeaseLost(f"event {event_id} is held by another worker now")
         log.info("event %s -> %s%s", event_id, status,
                  f": {kwargs['error']}" if kwargs.get("error") else "",
                  extra={"event_id": event_id, "status": status})
@@ -189,6 +205,9 @@ class Processor:
             if verdict.delay:
                 self.enqueue(event_id, verdict.delay)
             return verdict.status
+        except leases.LeaseLost:
+            log.warning("event %s: lease lost; the worker holding it now records the outcome", event_id)
+            return None
         except Exception:  # noqa: BLE001 - the lease expires and the sweeper retries it
             log.exception("event %s: could not record the failure; the sweeper will retry", event_id)
             return EventStatus.PROCESSING
@@ -196,6 +215,9 @@ class Processor:
 
 def _classified(key: str, exc: Exception, tries) -> Outcome:
     from bridge.kustomer.errors import KustomerError
+
+    if isinstance(exc, leases.LeaseLost):
+        raise exc
 
     if isinstance(exc, KustomerError):
         return Outcome.from_error(key, exc, tries)

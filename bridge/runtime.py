@@ -28,6 +28,7 @@ class Runtime:
 
     def close(self) -> None:
         getattr(self.mappings, "close", lambda: None)()
+        self.processor.heartbeat.stop()
         self.processor.clients.close()
         self.db.dispose()
 

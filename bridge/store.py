@@ -63,9 +63,11 @@ def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict
     return Stored(event.id, True, status)
 
 
-def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None) -> str | None:
+def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,
+          token: str | None = None) -> str | None:
     """Take an event for processing and return its webhook id; None when it is final, leased
-    by another worker, or not due."""
+    by another worker, or not due. `token` names this round in the lease: the writes of the
+    round are fenced with it (`bridge.lease`)."""
     now = now or utcnow()
     result = session.execute(
         update(Event)
@@ -79,7 +81,8 @@ def claim(session: Session, event_id: int, lease_seconds: float, now: datetime |
                 and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
             ),
         )
-        .values(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+        .values(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds),
+                lease_token=token, updated_at=now)
         .returning(Event.webhook_id)
         .execution_options(synchronize_session=False)
     )
@@ -88,14 +91,16 @@ def claim(session: Session, event_id: int, lease_seconds: float, now: datetime |
 
 def finish(session: Session, event_id: int, status: str, *, error: str | None = None,
            next_attempt_at: datetime | None = None, count_attempt: bool = True,
-           errors: dict | list | None = None) -> None:
-    """Record the outcome of one processing round."""
+           errors: dict | list | None = None, token: str | None = None) -> bool:
+    """Record the outcome of one processing round. With `token` (the round's lease), only
+    while that round still holds the event: False, and nothing changed, when it does not."""
     now = utcnow()
     values = dict(
         status=status,
         last_error=error,
         next_attempt_at=next_attempt_at,
         lease_until=None,
+        lease_token=None,
         updated_at=now,
         completed_at=now if status in EventStatus.FINAL else None,
     )
@@ -103,7 +108,10 @@ def finish(session: Session, event_id: int, status: str, *, error: str | None = 
         values["errors"] = errors
     if count_attempt:
         values["attempts"] = Event.attempts + 1
-    session.execute(update(Event).where(Event.id == event_id).values(**values))
+    query = update(Event).where(Event.id == event_id)
+    if token is not None:
+        query = query.where(Event.lease_token == token, Event.status == EventStatus.PROCESSING)
+    return session.execute(query.values(**values).execution_options(synchronize_session=False)).rowcount == 1
 
 
 def load(session: Session, event_id: int, with_history: bool = False) -> Event | None:
@@ -203,7 +211,7 @@ def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
     session.execute(delete(Action).where(Action.event_id.in_(ids), Action.status == "failed"))
     session.execute(
         update(Event).where(Event.id.in_(ids)).values(
-            status=EventStatus.PENDING, next_attempt_at=None, lease_until=None,
+            status=EventStatus.PENDING, next_attempt_at=None, lease_until=None, lease_token=None,
             completed_at=None, updated_at=now, attempts=0,
         )
     )

@@ -25,7 +25,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bridge import attempt_log, store
+from bridge import attempt_log, lease as leases, store
 from bridge.models import Ticket, utcnow
 from bridge.outcomes import Outcome
 
@@ -117,6 +117,7 @@ class TicketService:
         if rendered.tags:
             client.add_conversation_tags(conversation["id"], list(rendered.tags))
         with self.db.session() as session:
+            leases.fence(session)
             session.execute(update(Ticket).where(Ticket.id == ticket.id).values(
                 state=OPEN, conversation_id=conversation["id"], customer_id=customer["id"], lease_until=None))
             ticket = session.get(Ticket, ticket.id)
@@ -150,10 +151,12 @@ class TicketService:
         if ticket is None:
             try:
                 with self.db.session() as session:
+                    leases.fence(session)
                     ticket = Ticket(subscriber_id=event.subscriber_id, resource_type=event.resource_type,
                                     resource_id=event.resource_id, external_id=conversation_external_id(event),
                                     state=CREATING, lease_until=lease)
                     session.add(ticket)
+                _hold(ticket)
                 return ticket, False
             except IntegrityError:  # another worker inserted it first
                 ticket = self._ticket_row(event)
@@ -161,14 +164,25 @@ class TicketService:
         if ticket.state != CREATING:
             return ticket, False
         with self.db.session() as session:
+            leases.fence(session)
             taken = session.execute(update(Ticket).where(
                 Ticket.id == ticket.id, Ticket.state == CREATING, Ticket.lease_until < now,
             ).values(lease_until=lease)).rowcount == 1
+        if taken:
+            _hold(ticket)
         return (self._ticket_row(event), not taken)
 
     def _step_done(self, event_id: int, key: str, result: dict) -> None:
         with self.db.session() as session:
+            leases.fence(session)
             store.record_action(session, event_id, key, "done", result=result)
+
+
+def _hold(ticket: Ticket) -> None:
+    """Keep the `creating` row's lock alive as long as the event round that holds it."""
+    lease = leases.current()
+    if lease is not None:
+        lease.ticket_ids.add(ticket.id)
 
 
 def _lifecycle(event, decision) -> str:
