@@ -117,8 +117,9 @@ class Event(Base):
         Index("ix_events_status_received", "status", "received_at"),
         Index("ix_events_resource", "resource_type", "subscriber_id", "resource_id", "sequence_key"),
         Index("ix_events_email", "email"),
-        # Partial: only events still to run, so finding work stays cheap as history grows.
-        Index("ix_events_unfinished", "status", "next_attempt_at", "id",
+        # Partial: only events still to run, by when each is due, so finding work stays cheap
+        # as history grows (bridge.queue).
+        Index("ix_events_unfinished", "next_attempt_at", "id",
               sqlite_where=text(UNFINISHED_SQL), postgresql_where=text(UNFINISHED_SQL)),
     )
 

@@ -38,7 +38,11 @@ class Stored:
 
 
 def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict, status: str, **fields) -> Stored:
-    """Insert an event, or find the one already stored under this webhook id."""
+    """Insert an event, or find the one already stored under this webhook id. A pending
+    event is due at once: `next_attempt_at` orders the queue (bridge.queue)."""
+    now = utcnow()
+    if status == EventStatus.PENDING:
+        fields.setdefault("next_attempt_at", now)
     event = Event(
         webhook_id=webhook_id,
         body=body,
@@ -46,7 +50,9 @@ def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict
         status=status,
         attempts=0,
         sequence_key=sequence_key(fields.get("sequence_number")),
-        completed_at=utcnow() if status in EventStatus.FINAL else None,
+        received_at=now,
+        updated_at=now,
+        completed_at=now if status in EventStatus.FINAL else None,
         **fields,
     )
     try:
@@ -211,7 +217,7 @@ def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
     session.execute(delete(Action).where(Action.event_id.in_(ids), Action.status == "failed"))
     session.execute(
         update(Event).where(Event.id.in_(ids)).values(
-            status=EventStatus.PENDING, next_attempt_at=None, lease_until=None, lease_token=None,
+            status=EventStatus.PENDING, next_attempt_at=now, lease_until=None, lease_token=None,
             completed_at=None, updated_at=now, attempts=0,
         )
     )
