@@ -1,7 +1,7 @@
 """events: the holder's lease token (fencing), and an index of the events still to run
 
 Revision ID: events_queue
-Revises: mapping_versions
+Revises: stored_settings
 Create Date: 2026-11-29
 
 `lease_token` names the worker round that holds an event's `processing` lease: every write
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "events_queue"
-down_revision = "mapping_versions"
+down_revision = "stored_settings"
 branch_labels = None
 depends_on = None
 
