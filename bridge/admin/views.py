@@ -78,6 +78,7 @@ def _mapping_state() -> dict:
     except Exception as error:  # noqa: BLE001 - the page must still say something useful
         state.update(valid=False, problems=[f"{type(error).__name__}: {error}"])
         return state
+    state["path"] = str(getattr(mappings, "path", state["path"]))  # e.g. the version just loaded
     if getattr(mappings, "last_error", None):
         # The file on disk is bad; the process keeps serving the last good mapping.
         state.update(valid=False, serving_last_good=True, problems=[str(p) for p in mappings.last_error])
