@@ -23,6 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 SENTIMENTS = ("positive", "negative", "neutral", "mixed")
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
+DEFAULT_TICKET_EVENTS = ("review.create", "review.update", "review.delete", "survey_response.create")
 
 
 class FormError(ValueError):
@@ -116,6 +117,8 @@ def apply_settings(text: str, settings: CommonSettings) -> str:
     """``text`` with the form's values written into ``tickets``; comments kept."""
     root = _load(text)
     tickets = _section(root, "tickets")
+    if "events" not in tickets:  # a mapping that had no tickets: the shipped file's events
+        tickets.insert(0, "events", _flow(list(DEFAULT_TICKET_EVENTS)))
     negative = _section(tickets, "negative")
     conversation = _section(tickets, "conversation")
     _set(negative, "rating_at_most", settings.rating_at_most, remove_when_none=True)
@@ -153,6 +156,10 @@ def _set_list(section: CommentedMap, key: str, values: list[str]) -> None:
     current = section.get(key)
     if isinstance(current, list) and [str(item) for item in current] == values:
         return  # unchanged: keep its style and comments
+    section[key] = _flow(values)
+
+
+def _flow(values: list[str]) -> CommentedSeq:
     seq = CommentedSeq(values)
     seq.fa.set_flow_style()  # [a, b] on one line, as the shipped file writes lists
-    section[key] = seq
+    return seq
