@@ -11,6 +11,7 @@ from bridge.models import EventStatus
 class Outcome:
     key: str
     kind: str  # done | transient | permanent | wait (another worker holds what this needs)
+    #            | skipped (not done and not recorded: e.g. a timeline route whose klass is missing)
     error: str | None = None
     result: dict | None = None
     retry_after: float | None = None

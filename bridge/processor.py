@@ -37,7 +37,7 @@ ORDER_WAIT_SECONDS = 2.0
 
 class Processor:
     def __init__(self, *, db, settings, mappings, clients, enqueue: Callable[[int, float | None], object],
-                 tickets=None, metrics=None):
+                 tickets=None, metrics=None, timeline=None):
         self.db = db
         self.settings = settings
         self.mappings = mappings
@@ -46,6 +46,7 @@ class Processor:
         self.tickets = tickets
         self.metrics = metrics
         self.heartbeat = leases.Heartbeat(db, settings.lease_seconds)
+        self.timeline = timeline  # bridge.timeline.TimelineService: cards on the timeline
 
     # -- entry point ---------------------------------------------------------------
     def process(self, event_id: int) -> str | None:
@@ -106,7 +107,7 @@ class Processor:
                                 error=f"superseded by event {newer.id} (sequenceNumber {newer.sequence_number})")
 
         plan = plan_event(self.mappings.current(), validated)
-        if not plan.hooks and not plan.ticket.wanted:
+        if not plan.hooks and not plan.ticket.wanted and not plan.cards:
             reasons = "; ".join(f"{name}: {why}" for name, why in plan.skipped_routes)
             return self._finish(event_id, EventStatus.SKIPPED,
                                 error="no route for " + f"{validated.resource_type}.{validated.topic}"
@@ -120,6 +121,12 @@ class Processor:
                     outcomes.append(Outcome(hook.key, "permanent", error=done.error))
                 continue
             outcomes.append(self._save(event_id, self._deliver_hook(hook, plan.kustomer)))
+        for card in plan.cards if self.timeline is not None else ():  # before the ticket: it links the card
+            done = previous.get(card.key)
+            if done is None:
+                outcomes.append(self._save(event_id, self.timeline.apply(card, validated, plan.kustomer)))
+            elif done.status == "failed":
+                outcomes.append(Outcome(card.key, "permanent", error=done.error))
         if plan.ticket.wanted and self.tickets is not None:
             done = previous.get("ticket")
             if done is None:
@@ -127,6 +134,10 @@ class Processor:
             elif done.status == "failed":
                 outcomes.append(Outcome("ticket", "permanent", error=done.error))
 
+        if outcomes and all(o.kind == "skipped" for o in outcomes):  # e.g. no klass for the cards yet
+            return self._finish(event_id, EventStatus.SKIPPED, error="; ".join(f"{o.key}: {o.error}" for o in outcomes))
+        for inactive in (o for o in outcomes if o.kind == "skipped"):
+            log.warning("event %s: %s: %s", event_id, inactive.key, inactive.error)
         verdict = decide(outcomes, attempts_so_far, self.settings.retry_schedule, utcnow())
         status = self._finish(event_id, verdict.status, error=verdict.error,
                               next_attempt_at=verdict.next_attempt_at, count_attempt=verdict.count_attempt)

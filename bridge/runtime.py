@@ -46,6 +46,7 @@ def build_runtime(settings: Settings | None = None, *, immediate: bool = False, 
     processor = Processor(
         db=db, settings=settings, mappings=mappings, clients=clients,
         enqueue=dispatcher.enqueue, tickets=_ticket_service(db, settings, clients), metrics=metrics,
+        timeline=_timeline_service(clients),
     )
     holder["processor"] = processor
     return Runtime(settings=settings, db=db, dispatcher=dispatcher, processor=processor, mappings=mappings,
@@ -58,3 +59,9 @@ def _ticket_service(db, settings, clients):
     except ImportError:  # tickets arrive with their own module; relaying works without them
         return None
     return TicketService(db=db, settings=settings, clients=clients)
+
+
+def _timeline_service(clients):
+    from bridge.timeline.service import TimelineService
+
+    return TimelineService(clients=clients)

@@ -29,11 +29,12 @@ from bridge.mapping.model import (
     TicketRule,
     TicketSettings,
 )
-from bridge.mapping.planner import HookAction, Plan, TicketDecision, plan_event
+from bridge.mapping.planner import CardAction, HookAction, Plan, TicketDecision, plan_event
 from bridge.mapping.store import MappingStore
 from bridge.mapping.ticket import RenderedTicket, render_ticket
 
 __all__ = [
+    "CardAction",
     "CheckResult",
     "ConversationSettings",
     "HookAction",

@@ -56,6 +56,17 @@ def _check_route(path: tuple, route: Route, document) -> list[Problem]:
                     problems.append(document.problem(path + ("when",), _failure(sample, error)))
             if "body" in failed:
                 continue
+            if not route.is_hook:
+                try:  # a card that cannot be built would fail every delivery: say it now
+                    from bridge.timeline.cards import card_body
+                    from bridge.timeline.klasses import TIMELINE_TYPES
+
+                    if topic != "delete" and resource_type in TIMELINE_TYPES:
+                        card_body(event, "okendo-check")
+                except Exception as error:  # noqa: BLE001
+                    failed.add("body")
+                    problems.append(document.problem(path + ("action",), _failure(sample, error)))
+                continue
             try:
                 # Keys as the body shape makes them, before this route's renames.
                 body = shape_body(Route(route.name, route.events, route.url, route.body), event)

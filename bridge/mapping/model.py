@@ -49,17 +49,22 @@ class Route:
     name: str
     events: tuple[str, ...]
     url: str | None
-    body: str
+    body: str | None  # None for a timeline route
     when: str | None = None
     extra: dict = field(default_factory=dict)
     rename: dict = field(default_factory=dict)
     stores: tuple[str, ...] | None = None  # None: every store
     missing_env: tuple[str, ...] = ()  # why url is None
+    action: str = "hook"  # or "timeline": cards on the shopper's Kustomer timeline
 
     @property
     def key(self) -> str:
         """The action key the worker records; renaming a route makes replays post again."""
-        return f"hook:{self.name}"
+        return f"{self.action}:{self.name}"
+
+    @property
+    def is_hook(self) -> bool:
+        return self.action == "hook"
 
     def listens_to(self, resource_type: str, topic: str) -> bool:
         return matches_any(self.events, resource_type, topic)
@@ -189,13 +194,14 @@ def build_mapping(loaded: dict, document, env: TypingMapping[str, str]) -> Mappi
 
     routes = []
     for index, raw in enumerate(loaded.get("routes") or ()):
-        url, missing = _env_value(raw["url"])
+        url, missing = _env_value(raw.get("url"))
         if missing:
             warnings.append(document.problem(("routes", index, "url"), (
                 f"{MissingEnv(missing).describe()}; events for route {raw['name']!r}"
                 " will be marked dead with that message until it is set")))
         routes.append(Route(
-            name=raw["name"], events=tuple(raw["events"]), url=url, body=raw["body"],
+            name=raw["name"], events=tuple(raw["events"]), url=url, body=raw.get("body"),
+            action=raw.get("action", "hook"),
             when=raw.get("when"), extra=dict(raw.get("extra") or {}),
             rename=dict(raw.get("rename") or {}),
             stores=tuple(raw["stores"]) if raw.get("stores") is not None else None,

@@ -38,6 +38,16 @@ class HookAction:
 
 
 @dataclass(frozen=True)
+class CardAction:
+    """Write this event's card on the shopper's Kustomer timeline (``bridge.timeline``);
+    when ``problem`` is set it cannot be done and the event should be marked dead."""
+
+    key: str  # "timeline:<route name>": what the worker records as done
+    route: str
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class TicketDecision:
     """``wanted``: this event should touch a ticket at all (its event is listed under
     tickets for its store); ``negative``: the rule says so; ``clause``: why, in words."""
@@ -56,16 +66,18 @@ class Plan:
     settings: TicketSettings = field(default_factory=TicketSettings)  # this store's
     kustomer: KustomerTarget = field(default_factory=KustomerTarget)  # this store's org
     store_name: str | None = None
+    cards: list[CardAction] = field(default_factory=list)  # timeline routes that apply
 
 
 def plan_event(mapping: Mapping, event) -> Plan:
     """The plan for ``event`` (a ValidatedEvent) under ``mapping``."""
     hooks: list[HookAction] = []
+    cards: list[CardAction] = []
     skipped: list[tuple[str, str]] = []
     for route in mapping.routes:
-        action, why_not = _route_action(route, event)
+        action, why_not = (_route_action if route.is_hook else _card_action)(route, event)
         if action is not None:
-            hooks.append(action)
+            (hooks if route.is_hook else cards).append(action)
         else:
             skipped.append((route.name, why_not))
     store = mapping.store(event.subscriber_id)
@@ -78,25 +90,46 @@ def plan_event(mapping: Mapping, event) -> Plan:
         settings=settings,
         kustomer=mapping.kustomer_for(event.subscriber_id),
         store_name=store.name if store else None,
+        cards=cards,
     )
 
 
-def _route_action(route: Route, event) -> tuple[HookAction | None, str]:
+def _not_applying(route: Route, event) -> tuple[str | None, str | None]:
+    """(why the route does not apply, or None; the filter's error, if it raised)."""
     name = f"{event.resource_type}.{event.topic}"
     if not route.listens_to(event.resource_type, event.topic):
-        return None, f"event not listed: {name} is not in [{', '.join(route.events)}]"
+        return f"event not listed: {name} is not in [{', '.join(route.events)}]", None
     if route.stores is not None and event.subscriber_id not in route.stores:
-        return None, (f"store not listed: store {event.subscriber_id} is not in"
-                      f" [{', '.join(route.stores)}]")
+        return (f"store not listed: store {event.subscriber_id} is not in"
+                f" [{', '.join(route.stores)}]"), None
     if route.when:
         try:
             holds = evaluate_when(route.when, event)
         except Exception as error:  # noqa: BLE001 - see the failure policy
-            return HookAction(route.key, route.name, route.url, {}, (
-                f"filter error in route {route.name!r} ({route.when}):"
-                f" {type(error).__name__}: {error}")), ""
+            return None, (f"filter error in route {route.name!r} ({route.when}):"
+                          f" {type(error).__name__}: {error}")
         if not holds:
-            return None, f"filter false: {route.when}"
+            return f"filter false: {route.when}", None
+    return None, None
+
+
+def _card_action(route: Route, event) -> tuple[CardAction | None, str]:
+    from bridge.timeline.klasses import TIMELINE_TYPES
+
+    if event.resource_type not in TIMELINE_TYPES:
+        return None, f"no timeline card for {event.resource_type} events"
+    why_not, problem = _not_applying(route, event)
+    if why_not:
+        return None, why_not
+    return CardAction(route.key, route.name, problem), ""
+
+
+def _route_action(route: Route, event) -> tuple[HookAction | None, str]:
+    why_not, problem = _not_applying(route, event)
+    if why_not:
+        return None, why_not
+    if problem:
+        return HookAction(route.key, route.name, route.url, {}, problem), ""
 
     try:
         body = shape_body(route, event)

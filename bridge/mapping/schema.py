@@ -354,13 +354,22 @@ class StrictSchema(Schema):
             raise ValidationError(errors)
 
 
+ROUTE_ACTIONS = ("hook", "timeline")
+# What a timeline route cannot have: it writes cards through the API, not a hook body.
+_HOOK_ONLY_KEYS = ("url", "body", "extra", "rename")
+
+
 class RouteSchema(StrictSchema):
     name = Text(required=True, validate=validate.Regexp(
         _ROUTE_NAME, error="{input!r} is not a route name: use letters, digits, '-', '_' or '.'"))
     events = _list(EventPattern(), required=True,
                    validate=validate.Length(min=1, error="list at least one event"))
-    url = HookUrl(required=True)
-    body = BodyShape(required=True)
+    # hook (the default): post a body to a hook URL; timeline: a card per review or
+    # survey response on the shopper's Kustomer timeline (see bridge.timeline).
+    action = Text(validate=validate.OneOf(
+        ROUTE_ACTIONS, error="{input!r} is not a route action; use one of {choices}"))
+    url = HookUrl()
+    body = BodyShape()
     when = FilterExpression(allow_none=True)
     extra = StaticFields()
     rename = Renames()
@@ -368,7 +377,29 @@ class RouteSchema(StrictSchema):
                    allow_none=True)
 
     @validates_schema(skip_on_field_errors=True)
+    def _fields_fit_action(self, data, **kwargs):
+        if data.get("action", "hook") == "hook":
+            missing = {key: ["Missing data for required field."]  # worded by _problem
+                       for key in ("url", "body") if key not in data}
+            if missing:
+                raise ValidationError(missing)
+            return
+        from bridge.timeline.klasses import TIMELINE_TYPES
+
+        errors: dict = {key: [KeyMessage(f"a timeline route takes no {key!r}: it writes cards"
+                                         " through Kustomer's API, not a hook body")]
+                        for key in _HOOK_ONLY_KEYS if key in data}
+        misfits = [p for p in data["events"] if p.partition(".")[0] not in TIMELINE_TYPES | {"*"}]
+        if misfits:
+            errors["events"] = [f"timeline cards are only written for {', '.join(sorted(TIMELINE_TYPES))}"
+                                f" events, not {', '.join(misfits)}"]
+        if errors:
+            raise ValidationError(errors)
+
+    @validates_schema(skip_on_field_errors=True)
     def _body_fits_events(self, data, **kwargs):
+        if "body" not in data:
+            return
         shape = data["body"]
         misfits = sorted(
             pattern for pattern in data["events"]
