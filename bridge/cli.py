@@ -393,6 +393,36 @@ def kustomer_check() -> None:
     sys.exit(0 if passed(results) else 1)
 
 
+@kustomer.command("setup-timeline")
+def kustomer_setup_timeline() -> None:
+    """Create (if missing) the Kustomer klasses for review and survey cards on the timeline."""
+    from bridge.kustomer import KustomerClient
+    from bridge.mapping import MappingError, load_mapping
+    from bridge.timeline.setup import setup_timeline
+
+    settings = _settings()
+    try:
+        mapping = load_mapping(settings.mapping_path, env=settings.raw)
+    except MappingError as exc:
+        raise click.ClickException(f"fix the mapping first:\n{exc}") from None
+    targets = [(None, mapping.kustomer)] + [(sid, store.kustomer) for sid, store in mapping.stores.items()]
+    failed, seen = False, set()
+    for store_id, target in targets:
+        if (target.api_key, target.api_base) in seen:
+            continue
+        seen.add((target.api_key, target.api_base))
+        click.echo(f"Kustomer org for {'store ' + store_id if store_id else 'all stores'}:")
+        if not (target.api_key and target.api_base):
+            click.echo(f"  FAIL {', '.join(target.missing_env) or 'KUSTOMER_API_KEY, KUSTOMER_API_BASE'} not set")
+            failed = True
+            continue
+        report = setup_timeline(KustomerClient(target.api_key, target.api_base, max_attempts=3, max_wait=10))
+        for line in report.lines:
+            click.echo("  " + line.replace("\n", "\n  "))
+        failed = failed or not report.ok
+    sys.exit(1 if failed else 0)
+
+
 def _register_groups() -> None:
     from bridge.mapping.cli import mapping
     from bridge.okendo.cli import okendo

@@ -54,7 +54,10 @@ def create_emulator_app(api_key: str = DEFAULT_API_KEY, org_id: str | None = Non
         api_key=api_key, org_id=org_id, roles=roles, hooks=hooks,
         rate_limit_per_minute=rate_limit_per_minute,
         hook_limit_per_minute=hook_limit_per_minute, faults=faults, clock=clock)
+    from .kobject_routes import kobject_api
+
     app.register_blueprint(api)
+    app.register_blueprint(kobject_api)
     app.register_blueprint(control)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

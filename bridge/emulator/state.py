@@ -29,6 +29,8 @@ from typing import Any, Callable
 
 from bridge.kustomer import contract
 
+from .kobjects import KObjectsMixin
+
 WINDOW_S = 60.0
 # The docs say "400 KB" without saying which; the strict reading (400,000 bytes) is the
 # contract's, so a bridge that passes here passes Kustomer whichever it means.
@@ -46,6 +48,12 @@ ALL_ROLES = (
     "org.permission.conversation.update",
     "org.permission.note.create",
     "org.permission.note.read",
+    "org.permission.klass.read",
+    "org.permission.klass.create",
+    "org.permission.metadata.update",
+    "org.permission.kobject.read",
+    "org.permission.kobject.create",
+    "org.permission.kobject.update",
 )
 CONVERSATION_STATUSES = ("open", "done", "snoozed")
 
@@ -178,7 +186,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class EmulatorState:
+class EmulatorState(KObjectsMixin):
     """One fake Kustomer org: config, records, limiters and faults, behind one lock."""
 
     def __init__(self, *, api_key: str = "emulator-key", org_id: str | None = None,
@@ -217,6 +225,7 @@ class EmulatorState:
             self._conv_by_ext: dict[str, list[str]] = {}
             self._hook_ids: dict[tuple[str, str], str] = {}
             self._create_windows: dict[tuple[str, str], SlidingWindow] = {}
+            self._reset_kobjects()
             self.requests = 0
             self.throttled = 0
             self.configure(**self._initial)
@@ -552,6 +561,8 @@ class EmulatorState:
                 "notes": copy.deepcopy(self.notes),
                 "tags": dict(self.tags),
                 "conversation_external_ids": {k: len(v) for k, v in self._conv_by_ext.items()},
+                "klasses": copy.deepcopy(list(self.klasses.values())),
+                "cards": self.cards_by_customer(),  # customer id -> its timeline cards
                 "requests": self.requests,
                 "throttled": self.throttled,
             }
@@ -561,6 +572,7 @@ class EmulatorState:
         with self.lock:
             return {"hooks": len(self.hooks), "customers": len(self.customers),
                     "conversations": len(self.conversations), "notes": len(self.notes),
+                    "cards": len(self.kobjects),
                     "requests": self.requests, "throttled": self.throttled}
 
 

@@ -1,0 +1,169 @@
+"""The emulator's klasses and KObjects (custom objects: cards on a customer's timeline).
+
+A mixin of ``EmulatorState``: it uses the state's lock, ids, clock, customers and
+per-customer create limit. Behaviour written from Kustomer's API reference (see
+``bridge/kustomer/kobjects.py``); where Kustomer does not document it (the status of a
+duplicate klass or externalId, whether UpdateKObject merges ``custom``) it is a guess:
+409 for duplicates, ``custom`` merged key by key, other fields replaced.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from . import state as _state  # the module, not its names: state.py imports this one
+
+KLASS_NAME = re.compile(r"[A-Za-z0-9_-]+")
+CUSTOM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(Str|Txt|Num|At|Bool|Url|Id)")
+TEXT_LIMIT = 1024  # Str and Txt values
+
+
+class KObjectsMixin:
+    def _reset_kobjects(self) -> None:
+        self.klasses: dict[str, dict] = {}  # name -> klass
+        self.kobjects: dict[str, dict] = {}  # id -> kobject
+        self.metadata: dict[str, dict] = {}  # resource -> properties
+        self._kobject_by_ext: dict[tuple[str, str], str] = {}
+
+    # ---- klasses ----------------------------------------------------------------
+
+    def list_klasses(self) -> list[dict]:
+        with self.lock:
+            return copy.deepcopy(list(self.klasses.values()))
+
+    def create_klass(self, payload: dict) -> dict:
+        name = payload.get("name")
+        if not isinstance(name, str) or not KLASS_NAME.fullmatch(name):
+            raise _state.ApiError(400, "name is required: letters, digits, _ and -", pointer="/name")
+        for key in ("displayName", "icon", "color"):
+            if payload.get(key) is not None and not isinstance(payload[key], str):
+                raise _state.ApiError(400, f"{key} must be a string", pointer=f"/{key}")
+        if payload.get("status", "enabled") not in ("enabled", "disabled"):
+            raise _state.ApiError(400, "status must be enabled or disabled", pointer="/status")
+        with self.lock:
+            if name in self.klasses:
+                raise _state.ApiError(409, f"a klass named {name} already exists", pointer="/name")
+            now = _state.iso(self.clock())
+            klass = {"type": "klass", "id": self._new_id(),
+                     "attributes": {"status": "enabled", **copy.deepcopy(payload),
+                                    "createdAt": now, "updatedAt": now}}
+            self.klasses[name] = klass
+            return copy.deepcopy(klass)
+
+    def set_metadata(self, resource: str, payload: dict) -> dict:
+        properties = payload.get("properties")
+        if not isinstance(properties, dict):
+            raise _state.ApiError(400, "properties must be an object", pointer="/properties")
+        for name in properties:
+            if not CUSTOM_NAME.fullmatch(name):
+                raise _state.ApiError(400, f"{name!r} needs a type suffix", pointer=f"/properties/{name}")
+        with self.lock:
+            if resource.startswith("kobject.") and resource[len("kobject."):] not in self.klasses:
+                raise _state.ApiError(404, f"no klass {resource[len('kobject.'):]}")
+            self.metadata.setdefault(resource, {}).update(copy.deepcopy(properties))
+            return {"type": "metadata", "id": resource, "attributes": {"properties": self.metadata[resource]}}
+
+    # ---- kobjects ---------------------------------------------------------------
+
+    def find_kobject(self, klass_name: str, by: str, value: str) -> dict:
+        with self.lock:
+            self._klass(klass_name)
+            kobject_id = value if by == "id" else self._kobject_by_ext.get((klass_name, value))
+            kobject = self.kobjects.get(kobject_id or "")
+            if kobject is None or kobject["relationships"]["klass"]["data"]["id"] != klass_name:
+                raise _state.ApiError(404, f"no {klass_name} object with this {by}")
+            return copy.deepcopy(kobject)
+
+    def create_kobject(self, customer_id: str, klass_name: str, payload: dict) -> dict:
+        fields = _kobject_fields(payload, creating=True)
+        with self.lock:
+            self._klass(klass_name)
+            if customer_id not in self.customers:
+                raise _state.ApiError(404, f"customer {customer_id} not found")
+            external_id = fields.get("externalId")
+            if external_id is not None and (klass_name, external_id) in self._kobject_by_ext:
+                raise _state.ApiError(409, f"a {klass_name} object with this externalId exists",
+                               pointer="/externalId")
+            self._spend_create("kobject", customer_id)
+            now, kobject_id = _state.iso(self.clock()), self._new_id()
+            kobject = {
+                "type": "kobject", "id": kobject_id,
+                "attributes": {"custom": {}, "images": [], "tags": [], **fields, "rev": 1,
+                               "createdAt": now, "updatedAt": now},
+                "relationships": {"klass": {"data": {"type": "klass", "id": klass_name}},
+                                  "customer": {"data": {"type": "customer", "id": customer_id}}},
+            }
+            self.kobjects[kobject_id] = kobject
+            if external_id is not None:
+                self._kobject_by_ext[(klass_name, external_id)] = kobject_id
+            return copy.deepcopy(kobject)
+
+    def update_kobject(self, klass_name: str, kobject_id: str, payload: dict) -> dict:
+        fields = _kobject_fields(payload, creating=False)
+        with self.lock:
+            kobject = self.kobjects.get(kobject_id)
+            self._klass(klass_name)
+            if kobject is None or kobject["relationships"]["klass"]["data"]["id"] != klass_name:
+                raise _state.ApiError(404, f"no {klass_name} object {kobject_id}")
+            attributes = kobject["attributes"]
+            if "externalId" in fields and fields["externalId"] != attributes.get("externalId"):
+                raise _state.ApiError(400, "externalId cannot be changed here", pointer="/externalId")
+            if "custom" in fields:
+                fields["custom"] = {**attributes["custom"], **fields["custom"]}
+            attributes.update(fields, rev=attributes["rev"] + 1, updatedAt=_state.iso(self.clock()))
+            return copy.deepcopy(kobject)
+
+    def cards_by_customer(self) -> dict[str, list[dict]]:
+        """For the received list: each customer's cards, oldest first."""
+        with self.lock:
+            cards: dict[str, list[dict]] = {}
+            for kobject in self.kobjects.values():
+                customer_id = kobject["relationships"]["customer"]["data"]["id"]
+                cards.setdefault(customer_id, []).append(copy.deepcopy(kobject))
+            return cards
+
+    def _klass(self, name: str) -> dict:
+        if name not in self.klasses:
+            raise _state.ApiError(404, f"no klass named {name}")
+        return self.klasses[name]
+
+
+def _kobject_fields(payload: dict, *, creating: bool) -> dict:
+    """Check a KObject body the way the bridge's contract describes it."""
+    fields = {k: copy.deepcopy(v) for k, v in payload.items()}
+    title = fields.get("title")
+    if creating and not (isinstance(title, str) and title.strip()):
+        raise _state.ApiError(400, "title is required", pointer="/title")
+    for key in ("title", "externalId", "description", "icon"):
+        if fields.get(key) is not None and not isinstance(fields[key], str):
+            raise _state.ApiError(400, f"{key} must be a string", pointer=f"/{key}")
+    if "images" in fields and not (isinstance(fields["images"], list)
+                                   and all(isinstance(i, str) for i in fields["images"])):
+        raise _state.ApiError(400, "images must be a list of URLs", pointer="/images")
+    if "data" in fields and not isinstance(fields["data"], dict):
+        raise _state.ApiError(400, "data must be an object", pointer="/data")
+    custom = fields.get("custom", {})
+    if not isinstance(custom, dict):
+        raise _state.ApiError(400, "custom must be an object", pointer="/custom")
+    for name, value in custom.items():
+        _check_custom(name, value)
+    return fields
+
+
+def _check_custom(name: str, value: Any) -> None:
+    match = CUSTOM_NAME.fullmatch(name)
+    if not match:
+        raise _state.ApiError(400, f"custom attribute {name!r} needs a type suffix", pointer=f"/custom/{name}")
+    if value is None:
+        return
+    suffix = match.group(1)
+    ok = {
+        "Num": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "Bool": isinstance(value, bool),
+    }.get(suffix, isinstance(value, str) and (suffix not in ("Str", "Txt") or len(value) <= TEXT_LIMIT))
+    if suffix == "Url" and ok:
+        ok = bool(re.match(r"https?://", value))
+    if not ok:
+        raise _state.ApiError(400, f"custom attribute {name!r} has a value of the wrong type or length",
+                       pointer=f"/custom/{name}")
