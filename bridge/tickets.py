@@ -73,7 +73,11 @@ class TicketService:
             return Outcome(KEY, "permanent", error=problem)
         from bridge.mapping import render_ticket
 
-        rendered = render_ticket(plan.settings, event, decision, store_name=plan.store_name)
+        from bridge.timeline.links import card_for_ticket, with_card_line
+
+        card = card_for_ticket(self.db, event_id, self.settings, plan.kustomer)
+        rendered = with_card_line(render_ticket(plan.settings, event, decision, store_name=plan.store_name,
+                                                card=card), card)
         for warning in rendered.warnings:
             log.warning("event %s: ticket template: %s", event_id, warning, extra={"event_id": event_id})
         if ticket is None or ticket.state == CREATING:
@@ -126,16 +130,9 @@ class TicketService:
         return ticket
 
     def _customer(self, event, client) -> dict:
-        from bridge.okendo.schemas import customer_name_of, email_of
+        from bridge.kustomer.shopper import find_or_create_shopper  # shared with timeline cards
 
-        email, name = email_of(event), customer_name_of(event)
-        if email:
-            return client.find_or_create_customer(email=email, name=name or email)
-        # No email: identify the shopper by what Okendo does give us.
-        shopper_id = ((event.resource.get("customer") or {}).get("customerId")
-                      if isinstance(event.resource.get("customer"), dict) else None)
-        external_id = f"okendo-customer-{shopper_id}" if shopper_id else f"okendo-{event.resource_type}-{event.resource_id}"
-        return client.find_or_create_customer(external_id=external_id, name=name or "Okendo shopper (no email)")
+        return find_or_create_shopper(event, client)
 
     # -- the lock ----------------------------------------------------------------------
     def _ticket_row(self, event) -> Ticket | None:

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from bridge import store
 from bridge.admin import stats
 from bridge.admin.filters import EventFilter
 from bridge.admin.redaction import redact_preview, redact_target
+from bridge.kustomer.links import customer_url, kustomer_app_url  # noqa: F401 - kustomer_app_url re-exported
 from bridge.logs import mask
 from bridge.models import EventStatus, Ticket
 
@@ -133,6 +133,7 @@ def event_page(event_id: int):
                          error=a.error) for a in event.delivery_attempts]
         actions = [dict(key=a.key, status=a.status, error=a.error, updated_at=stats.as_utc(a.updated_at),
                         result=_pretty(a.result) if a.result else "") for a in event.actions]
+        cards = _cards_of(event.actions)
     headers = {k: v for k, v in (event.headers or {}).items() if k.lower() not in HIDDEN_HEADERS}
     return render_template(
         "admin/event.html", event=event, received_at=stats.as_utc(event.received_at),
@@ -140,7 +141,17 @@ def event_page(event_id: int):
         headers=headers, raw=_raw_body(event.body), errors=_pretty(event.errors) if event.errors else "",
         preview=_preview_of_body(event.body), actions=actions, attempts=attempts, ticket=ticket,
         conversation_url=_conversation_url(ticket.conversation_id) if ticket and ticket.conversation_id else None,
+        cards=cards,
     )
+
+
+def _cards_of(actions) -> list[dict]:
+    """The timeline cards this event wrote, each with a link to the shopper's timeline."""
+    settings = runtime().settings
+    return [dict(a.result, key=a.key, url=customer_url(settings.raw, settings.kustomer_api_base,
+                                                          a.result.get("customer_id")))
+            for a in actions if a.key.startswith("timeline:") and a.status == "done"
+            and isinstance(a.result, dict) and a.result.get("kobject_id")]
 
 
 def _ticket_for(session, event) -> Ticket | None:
@@ -149,22 +160,6 @@ def _ticket_for(session, event) -> Ticket | None:
     return session.execute(select(Ticket).where(
         Ticket.subscriber_id == event.subscriber_id, Ticket.resource_type == event.resource_type,
         Ticket.resource_id == event.resource_id)).scalar_one_or_none()
-
-
-def kustomer_app_url(env, api_base: str | None) -> str | None:
-    """`KUSTOMER_APP_URL`, else derived: `https://acme.api.kustomerapp.com` -> `https://acme.kustomerapp.com`.
-
-    None when neither is possible (e.g. the emulator's 127.0.0.1 in tests): no link
-    is better than a wrong one.
-    """
-    explicit = (env.get("KUSTOMER_APP_URL") or "").strip().rstrip("/")
-    if explicit:
-        return explicit
-    host = urlsplit(api_base or "").hostname or ""
-    labels = host.split(".")
-    if len(labels) >= 4 and labels[1] == "api" and host.endswith(".kustomerapp.com"):
-        return "https://" + ".".join([labels[0]] + labels[2:])  # also keeps a region label (prod2)
-    return None
 
 
 def _conversation_url(conversation_id: str) -> str | None:

@@ -79,7 +79,7 @@ SANDBOX.filters["stars"] = stars
 # Names a ticket template may use (see template_context); anything else is a typo.
 TEMPLATE_NAMES = frozenset({
     "event", "resource", "review", "survey", "customer", "decision", "store",
-    "answers", "nps", "media",
+    "answers", "nps", "media", "card",
 })
 
 
@@ -113,7 +113,7 @@ def render_template(source: str, context: dict) -> str:
 
 
 def template_context(event, *, clause: str = "", negative: bool = False,
-                     store_name: str | None = None) -> dict:
+                     store_name: str | None = None, card: dict | None = None) -> dict:
     """What a ticket template sees. ``event`` is a ValidatedEvent.
 
     ``review`` / ``survey`` are the resource when it is of that type, else None, so
@@ -135,6 +135,8 @@ def template_context(event, *, clause: str = "", negative: bool = False,
         "answers": [answer.as_dict() for answer in answers_of(resource)],
         "nps": nps.as_dict() if nps else None,
         "media": _media(resource),
+        # The event's timeline card (id, klass, external_id, customer_id, url), or None.
+        "card": card,
     }
 
 

@@ -55,10 +55,11 @@ class TicketRenderError(Exception):
         super().__init__(f"{part}: {type(error).__name__}: {error}")
 
 
-def render_ticket(settings: TicketSettings, event, decision, *, store_name: str | None = None
-                  ) -> RenderedTicket:
-    """The conversation for ``event``; never raises (see the module docstring)."""
-    return _render(settings, event, decision, store_name, errors=None)
+def render_ticket(settings: TicketSettings, event, decision, *, store_name: str | None = None,
+                  card: dict | None = None) -> RenderedTicket:
+    """The conversation for ``event``; never raises (see the module docstring). ``card``:
+    the event's timeline card, for templates (``{{ card.url }}``)."""
+    return _render(settings, event, decision, store_name, errors=None, card=card)
 
 
 def ticket_render_errors(settings: TicketSettings, event, decision,
@@ -70,13 +71,14 @@ def ticket_render_errors(settings: TicketSettings, event, decision,
     return errors
 
 
-def _render(settings, event, decision, store_name, *, errors: list | None) -> RenderedTicket:
+def _render(settings, event, decision, store_name, *, errors: list | None,
+            card: dict | None = None) -> RenderedTicket:
     """Render every part; a failing part falls back and is recorded as a warning, and
     also in ``errors`` when the caller collects them."""
     conversation = settings.conversation
     context = templates.template_context(
         event, clause=getattr(decision, "clause", ""),
-        negative=bool(getattr(decision, "negative", False)), store_name=store_name)
+        negative=bool(getattr(decision, "negative", False)), store_name=store_name, card=card)
     warnings: list[str] = []
 
     def failed(part: str, error: Exception, consequence: str) -> None:

@@ -456,12 +456,13 @@ def test_reset_clears_records_counters_and_faults(client):
     assert client.post("/__emulator/reset").status_code == 200
     snapshot = received(client)
     assert snapshot == {"hooks": [], "customers": [], "conversations": [], "notes": [], "tags": {},
-                        "conversation_external_ids": {}, "requests": 0, "throttled": 0}
+                        "conversation_external_ids": {}, "klasses": [], "cards": {},
+                        "requests": 0, "throttled": 0}
     assert client.get("/__emulator/faults").json["fail_next"] == []
     assert hook(client, hook_hash="any").status_code == 200  # creation-time config is back
     make_customer(client)  # the email is free again
     assert client.get("/__emulator/stats").json == {"hooks": 1, "customers": 1, "conversations": 0,
-                                                    "notes": 0, "requests": 2, "throttled": 0}
+                                                    "notes": 0, "cards": 0, "requests": 2, "throttled": 0}
 
 
 def test_unknown_routes_answer_in_the_error_shape(client):

@@ -94,6 +94,22 @@ def test_a_review_becomes_one_card_found_by_external_id_before_it_is_created(cli
     assert not [c for c in kustomer.calls[before:] if "/klasses" in c.request.url]
 
 
+def test_the_ticket_for_a_negative_review_links_its_card(client, runtime, kustomer):
+    klasses_exist(kustomer)
+    kustomer.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
+    kustomer.post(CREATE_CARD, json=card(), status=201)
+    conversations = f"{KUSTOMER_BASE}/v1/conversations"
+    kustomer.replace(responses.GET, re.compile(B + r"/v1/conversations/externalId=.*"), json=NOT_FOUND, status=404)
+    kustomer.post(conversations, json={"data": {"type": "conversation", "id": "conv_1"}}, status=201)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered", event(runtime, event_id).last_error
+
+    [conversation] = bodies(kustomer, "POST", conversations)
+    assert conversation["custom"]["okendoCardUrl"] == "https://acme.kustomerapp.com/app/customers/cus_1"
+    [note] = bodies(kustomer, "POST", B + r"/v1/conversations/conv_1/notes")
+    assert f"Timeline card: okendoReview card_1 (okendo-review-{REVIEW_ID})" in note["body"]
+
+
 def test_an_existing_card_is_updated_not_duplicated(client, runtime, kustomer):
     klasses_exist(kustomer)
     kustomer.get(CARD_BY_EXT, json=card("1001"), status=200)
@@ -307,3 +323,16 @@ def test_a_hook_route_still_needs_its_url_and_body():
     with pytest.raises(MappingError) as error:
         load_mapping_text("version: 1\nroutes:\n  - name: r\n    events: [review.create]\n", env={})
     assert "'url' is required" in str(error.value) and "'body' is required" in str(error.value)
+
+
+def test_the_console_event_page_shows_the_card_and_a_link_into_kustomer(client, runtime, kustomer):
+    from tests.unit.test_admin import basic
+
+    klasses_exist(kustomer)
+    kustomer.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
+    kustomer.post(CREATE_CARD, json=card(), status=201)
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    page = client.get(f"/admin/events/{event_id}", headers=basic()).get_data(as_text=True)
+    assert "Timeline card" in page and "card_1" in page
+    assert 'href="https://acme.kustomerapp.com/app/customers/cus_1"' in page
