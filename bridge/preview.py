@@ -28,6 +28,7 @@ def preview_payload(payload: Any, mapping: Mapping) -> dict:
         "skipped_routes": [],
         "ticket": None,
         "kustomer": None,
+        "cards": [],
     }
     try:
         event = validate_event(payload)
@@ -51,6 +52,7 @@ def preview_payload(payload: Any, mapping: Mapping) -> dict:
         for hook in plan.hooks
     ]
     result["skipped_routes"] = [{"route": name, "reason": why} for name, why in plan.skipped_routes]
+    result["cards"] = [_card_preview(card, event) for card in plan.cards]
     ticket: dict[str, Any] = {
         "wanted": plan.ticket.wanted, "negative": plan.ticket.negative,
         "clause": plan.ticket.clause, "conversation": None, "note": None, "warnings": [],
@@ -70,17 +72,29 @@ def preview_payload(payload: Any, mapping: Mapping) -> dict:
     return result
 
 
+def _card_preview(card, event) -> dict:
+    """The card a timeline route would write (found by externalId, created or updated)."""
+    from bridge.timeline.cards import card_body
+    from bridge.timeline.klasses import card_external_id, klass_for
+
+    external_id = card_external_id(event)
+    body = None if event.topic == "delete" else card_body(event, external_id)
+    return {"route": card.route, "key": card.key, "klass": klass_for(event.resource_type).name,
+            "external_id": external_id, "body": body, "problem": card.problem,
+            "does": "marks the card deleted" if body is None else "creates or updates the card"}
+
+
 def _outcome(plan) -> str:
     """What the worker would make of the plan, short of Kustomer's answers."""
-    if not plan.hooks and not plan.ticket.wanted:
+    if not plan.hooks and not plan.ticket.wanted and not plan.cards:
         return "skipped: no route or ticket rule takes this event"
     no_key = None
     if not plan.kustomer.api_key:
         # Hook posts and tickets both need the store's key (see bridge.clients).
         missing = ", ".join(plan.kustomer.missing_env or ("KUSTOMER_API_KEY",))
         no_key = f"no Kustomer API key: {missing} is not set"
-    problems = [f"{hook.key}: {hook.problem or no_key}" for hook in plan.hooks
-                if hook.problem or no_key]
+    problems = [f"{action.key}: {action.problem or no_key}" for action in [*plan.hooks, *plan.cards]
+                if action.problem or no_key]
     if plan.ticket.wanted and plan.ticket.negative:
         if no_key:
             problems.append(f"ticket: {no_key}")
@@ -139,6 +153,15 @@ def format_preview_text(result: dict) -> str:
     if result["skipped_routes"]:
         lines.append("Skipped routes:")
         lines += [f"  {item['route']}: {item['reason']}" for item in result["skipped_routes"]]
+
+    for card in result.get("cards") or []:
+        lines.append("")
+        lines.append(f"Timeline card ({card['key']}): {card['does']}, klass {card['klass']},"
+                     f" externalId {card['external_id']}" + (f"; NOT WRITTEN: {card['problem']}"
+                                                            if card["problem"] else ""))
+        if card["body"]:
+            body = json.dumps(card["body"], indent=2, ensure_ascii=False, default=str)
+            lines += ["    " + line for line in body.splitlines()]
 
     ticket = result["ticket"]
     lines.append("")

@@ -136,10 +136,11 @@ class Processor:
 
         if outcomes and all(o.kind == "skipped" for o in outcomes):  # e.g. no klass for the cards yet
             return self._finish(event_id, EventStatus.SKIPPED, error="; ".join(f"{o.key}: {o.error}" for o in outcomes))
-        for inactive in (o for o in outcomes if o.kind == "skipped"):
-            log.warning("event %s: %s: %s", event_id, inactive.key, inactive.error)
+        inactive = "; ".join(f"{o.key}: not done: {o.error}" for o in outcomes if o.kind == "skipped")
+        if inactive:
+            log.warning("event %s: %s", event_id, inactive)
         verdict = decide(outcomes, attempts_so_far, self.settings.retry_schedule, utcnow())
-        status = self._finish(event_id, verdict.status, error=verdict.error,
+        status = self._finish(event_id, verdict.status, error=verdict.error or inactive or None,
                               next_attempt_at=verdict.next_attempt_at, count_attempt=verdict.count_attempt)
         if verdict.status == EventStatus.RETRYING:
             self.enqueue(event_id, verdict.delay)

@@ -74,10 +74,9 @@ class TimelineService:
         if klass is None or not event.resource_id:
             return {"card": "none", "reason": "the event has no resource id" if klass else
                     f"no card type for {event.resource_type}"}
-        if not self.catalog.exists(client, klass.name):
-            return Outcome(key, "skipped", error=(
-                f"the Kustomer klass {klass.name!r} does not exist, so no card was written; "
-                "run `bridge kustomer setup-timeline`, then replay to add the missing cards"))
+        off = self.catalog.why_not(client, klass.name)
+        if off:
+            return Outcome(key, "skipped", error=off)
         external_id = card_external_id(event)
         card = kobjects.find_kobject(client, klass.name, external_id)
         if event.topic == "delete":

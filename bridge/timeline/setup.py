@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 from bridge.kustomer import kobjects
 from bridge.kustomer.errors import ConfigurationError, KustomerError
+from bridge.timeline.catalog import READ_ROLE
 from bridge.timeline.klasses import KLASSES, KlassDefinition
-
-READ_ROLE = "org.permission.klass.read (legacy org.user.klass.read or org.admin.klass.read)"
 CREATE_ROLE = "org.permission.klass.create (legacy org.admin.klass.write)"
 METADATA_ROLE = "org.permission.metadata.update (legacy org.admin.metadata.write)"
 

@@ -163,6 +163,7 @@ def test_a_missing_klass_makes_the_route_inactive_until_setup_then_replay_adds_t
     # Not failed: the ticket rule still ran (nothing negative); the card is neither done nor failed.
     assert runtime.processor.process(event_id) == "delivered"
     assert "timeline:timeline" not in actions(runtime, event_id)
+    assert "bridge kustomer setup-timeline" in event(runtime, event_id).last_error
     assert calls(kustomer, "GET", CARD_BY_EXT) == []
 
     kustomer.replace(responses.GET, KLASSES, json=BOTH_KLASSES)
@@ -174,6 +175,15 @@ def test_a_missing_klass_makes_the_route_inactive_until_setup_then_replay_adds_t
         store.reset_for_replay(session, [event_id])
     assert runtime.processor.process(event_id) == "delivered"
     assert len(calls(kustomer, "POST", CREATE_CARD)) == 1
+
+
+def test_a_key_that_may_not_list_klasses_turns_the_route_off_without_failing_the_event(
+        client, runtime, kustomer):
+    kustomer.get(KLASSES, json={"errors": [{"status": "403"}]}, status=403)
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert "org.permission.klass.read" in event(runtime, event_id).last_error
+    assert calls(kustomer, "GET", CARD_BY_EXT) == []
 
 
 def test_a_delete_marks_the_card_deleted_and_keeps_what_it_showed(client, runtime, kustomer):
