@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 import sys
 import time
 
@@ -66,6 +67,8 @@ def run_all(port: int | None) -> None:
             KUSTOMER_SURVEY_HOOK_URL=f"{emulator}/v1/hooks/web/surveys",
         )
         children.append(subprocess.Popen(bridge_cmd + ["kustomer-emulator", "--port", str(EMULATOR_PORT)], env=env))
+        threading.Thread(target=_setup_emulator_timeline, args=(emulator, env["KUSTOMER_API_KEY"]),
+                         daemon=True).start()
         notes += [
             "NO KUSTOMER SETTINGS FOUND: using the local Kustomer EMULATOR at " + emulator,
             "Nothing reaches a real Kustomer. Set KUSTOMER_API_KEY, KUSTOMER_API_BASE and the",
@@ -85,6 +88,26 @@ def run_all(port: int | None) -> None:
     ]
     _banner(notes)
     _supervise(children)
+
+
+def _setup_emulator_timeline(emulator: str, api_key: str) -> None:
+    """Create the timeline klasses in the emulator, so the demo shows cards (as a real org
+    would after `bridge kustomer setup-timeline`). Best effort: the demo works without."""
+    import requests
+
+    from bridge.kustomer import KustomerClient
+    from bridge.timeline.setup import setup_timeline
+
+    for _ in range(100):
+        try:
+            if requests.get(f"{emulator}/__emulator/health", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.2)
+    try:
+        setup_timeline(KustomerClient(api_key, emulator, max_attempts=2, max_wait=2))
+    except Exception:  # noqa: BLE001 - a demo nicety, never a reason to stop
+        pass
 
 
 def _supervise(children: list[subprocess.Popen]) -> None:

@@ -48,6 +48,9 @@ class TimelineService:
         """Do one planned ``timeline`` action (a CardAction) for a ValidatedEvent."""
         if action.problem:
             return Outcome(action.key, "permanent", error=action.problem)
+        if target.api_key and not target.api_base:  # a hook-only setup: cards are simply off
+            return Outcome(action.key, "skipped", error=(
+                "KUSTOMER_API_BASE (or the store's kustomer.api_base) is not set, so the timeline route is off"))
         client, problem = self.clients.for_target(target)
         if client is None:
             return Outcome(action.key, "permanent", error=problem)
