@@ -397,20 +397,10 @@ def kustomer_check() -> None:
 def kustomer_setup_timeline() -> None:
     """Create (if missing) the Kustomer klasses for review and survey cards on the timeline."""
     from bridge.kustomer import KustomerClient
-    from bridge.mapping import MappingError, load_mapping
     from bridge.timeline.setup import setup_timeline
 
-    settings = _settings()
-    try:
-        mapping = load_mapping(settings.mapping_path, env=settings.raw)
-    except MappingError as exc:
-        raise click.ClickException(f"fix the mapping first:\n{exc}") from None
-    targets = [(None, mapping.kustomer)] + [(sid, store.kustomer) for sid, store in mapping.stores.items()]
-    failed, seen = False, set()
-    for store_id, target in targets:
-        if (target.api_key, target.api_base) in seen:
-            continue
-        seen.add((target.api_key, target.api_base))
+    failed = False
+    for store_id, target in _kustomer_orgs(_checked_mapping()):
         click.echo(f"Kustomer org for {'store ' + store_id if store_id else 'all stores'}:")
         if not (target.api_key and target.api_base):
             click.echo(f"  FAIL {', '.join(target.missing_env) or 'KUSTOMER_API_KEY, KUSTOMER_API_BASE'} not set")
@@ -421,6 +411,27 @@ def kustomer_setup_timeline() -> None:
             click.echo("  " + line.replace("\n", "\n  "))
         failed = failed or not report.ok
     sys.exit(1 if failed else 0)
+
+
+def _checked_mapping():
+    from bridge.mapping import MappingError, load_mapping
+
+    settings = _settings()
+    try:
+        return load_mapping(settings.mapping_path, env=settings.raw)
+    except MappingError as exc:
+        raise click.ClickException(f"fix the mapping first:\n{exc}") from None
+
+
+def _kustomer_orgs(mapping) -> list:
+    """[(store id or None, KustomerTarget)], each org (key and base) once."""
+    targets = [(None, mapping.kustomer)] + [(sid, store.kustomer) for sid, store in mapping.stores.items()]
+    seen, orgs = set(), []
+    for store_id, target in targets:
+        if (target.api_key, target.api_base) not in seen:
+            seen.add((target.api_key, target.api_base))
+            orgs.append((store_id, target))
+    return orgs
 
 
 def _register_groups() -> None:

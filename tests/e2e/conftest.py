@@ -143,16 +143,22 @@ def stack_env(database_url: str, tmp: Path, web_port: int, emulator_port: int, *
     return env
 
 
-@pytest.fixture
-def stack(database_url, tmp_path, request):
+def start_stack(database_url, tmp_path, **overrides) -> Stack:
+    """Emulator, web and worker on free ports; ``overrides`` go into their environment."""
     web_port, emulator_port = free_port(), free_port()
-    stack = Stack(env=stack_env(database_url, tmp_path, web_port, emulator_port), tmp=tmp_path)
+    stack = Stack(env=stack_env(database_url, tmp_path, web_port, emulator_port, **overrides), tmp=tmp_path)
     stack.web_url = f"http://127.0.0.1:{web_port}"
     stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
     stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port),
                 ready_url=f"{stack.emulator_url}/__emulator/health")
     stack.start("web", "web", ready_url=f"{stack.web_url}/healthz")
     stack.start("worker", "worker")
+    return stack
+
+
+@pytest.fixture
+def stack(database_url, tmp_path, request):
+    stack = start_stack(database_url, tmp_path)
     yield stack
     for name in list(stack.processes):
         stack.stop(name)

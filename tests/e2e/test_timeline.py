@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack, free_port, stack_env
+from tests.e2e.conftest import start_stack
 from tests.helpers import SAMPLES
 
 MAPPING = Path(__file__).resolve().parents[1] / "mappings" / "timeline.yaml"
@@ -12,15 +12,7 @@ REVIEW_ID = "0b6e5f9a-5d0e-4d7b-8f53-2f1c8e3a9d10"
 
 @pytest.fixture
 def timeline_stack(database_url, tmp_path, request):
-    web_port, emulator_port = free_port(), free_port()
-    stack = Stack(env=stack_env(database_url, tmp_path, web_port, emulator_port, BRIDGE_MAPPING=str(MAPPING)),
-                  tmp=tmp_path)
-    stack.web_url = f"http://127.0.0.1:{web_port}"
-    stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
-    stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port),
-                ready_url=f"{stack.emulator_url}/__emulator/health")
-    stack.start("web", "web", ready_url=f"{stack.web_url}/healthz")
-    stack.start("worker", "worker")
+    stack = start_stack(database_url, tmp_path, BRIDGE_MAPPING=str(MAPPING))
     yield stack
     for name in list(stack.processes):
         stack.stop(name)

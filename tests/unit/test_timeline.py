@@ -62,14 +62,19 @@ def klasses_exist(mock):
     mock.get(KLASSES, json=BOTH_KLASSES)
 
 
+def no_card_yet(mock):
+    """The klasses exist, the card does not: it will be created."""
+    klasses_exist(mock)
+    mock.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
+    mock.post(CREATE_CARD, json=card(), status=201)
+
+
 def actions(runtime, event_id):
     return {a.key: a for a in event(runtime, event_id).actions}
 
 
 def test_a_review_becomes_one_card_found_by_external_id_before_it_is_created(client, runtime, kustomer):
-    klasses_exist(kustomer)
-    kustomer.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
-    kustomer.post(CREATE_CARD, json=card(), status=201)
+    no_card_yet(kustomer)
     event_id = ingest(client, sample_bytes("review-create-negative.json"))
     assert runtime.processor.process(event_id) == "delivered"
 
@@ -95,9 +100,7 @@ def test_a_review_becomes_one_card_found_by_external_id_before_it_is_created(cli
 
 
 def test_the_ticket_for_a_negative_review_links_its_card(client, runtime, kustomer):
-    klasses_exist(kustomer)
-    kustomer.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
-    kustomer.post(CREATE_CARD, json=card(), status=201)
+    no_card_yet(kustomer)
     conversations = f"{KUSTOMER_BASE}/v1/conversations"
     kustomer.replace(responses.GET, re.compile(B + r"/v1/conversations/externalId=.*"), json=NOT_FOUND, status=404)
     kustomer.post(conversations, json={"data": {"type": "conversation", "id": "conv_1"}}, status=201)
@@ -243,9 +246,7 @@ def test_the_per_customer_create_limit_holds_the_121st_create_back():
 
 
 def test_a_full_minute_for_the_customer_retries_without_sending_the_create(client, runtime, kustomer):
-    klasses_exist(kustomer)
-    kustomer.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
-    kustomer.post(CREATE_CARD, json=card(), status=201)
+    no_card_yet(kustomer)
     limit = runtime.processor.timeline.create_limit
     for _ in range(120):
         limit.reserve("cus_1")
@@ -338,9 +339,7 @@ def test_a_hook_route_still_needs_its_url_and_body():
 def test_the_console_event_page_shows_the_card_and_a_link_into_kustomer(client, runtime, kustomer):
     from tests.unit.test_admin import basic
 
-    klasses_exist(kustomer)
-    kustomer.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
-    kustomer.post(CREATE_CARD, json=card(), status=201)
+    no_card_yet(kustomer)
     event_id = ingest(client, sample_bytes("review-create-positive.json"))
     assert runtime.processor.process(event_id) == "delivered"
     page = client.get(f"/admin/events/{event_id}", headers=basic()).get_data(as_text=True)
