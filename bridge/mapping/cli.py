@@ -101,7 +101,7 @@ def show() -> None:
     click.echo(f"version {row.id} (live), published {row.created_at:%Y-%m-%d %H:%M} UTC by {row.author}")
     click.echo(f"note: {row.note}")
     for route in mapping.routes:
-        click.echo(f"route {route.name}: {', '.join(route.events)} -> {route.body}")
+        click.echo(f"route {route.name}: {', '.join(route.events)} -> {route.body if route.is_hook else 'timeline cards'}")
     click.echo("tickets: " + ("on" if mapping.tickets.enabled else "off"))
     _warn(mapping)
 

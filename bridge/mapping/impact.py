@@ -144,6 +144,7 @@ def _outcome(mapping, event) -> dict:
     plan = plan_event(mapping, event)
     routes = {hook.route: (hook.body if hook.problem is None else {"(not sent)": hook.problem})
               for hook in plan.hooks}
+    routes.update({card.route: {"(timeline card)": card.problem or "written"} for card in plan.cards})
     ticket = None
     if plan.ticket.wanted and plan.ticket.negative:
         try:

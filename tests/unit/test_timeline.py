@@ -42,7 +42,9 @@ def env(database_url):
 
 @pytest.fixture
 def kustomer():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    from tests.kustomer_contract import checked_mock  # every captured body must fit the contract
+
+    with checked_mock(assert_all_requests_are_fired=False) as mock:
         mock.get(CUSTOMER_BY_EMAIL, json=CUSTOMER, status=200)
         # Tickets for the negative samples: keep them out of the way, they are tested elsewhere.
         mock.get(re.compile(B + r"/v1/conversations/externalId=.*"), json={"data": {"id": "conv_1"}})
@@ -345,3 +347,50 @@ def test_the_console_event_page_shows_the_card_and_a_link_into_kustomer(client, 
     page = client.get(f"/admin/events/{event_id}", headers=basic()).get_data(as_text=True)
     assert "Timeline card" in page and "card_1" in page
     assert 'href="https://acme.kustomerapp.com/app/customers/cus_1"' in page
+
+
+# ---------------------------------------------------------------------- the emulator
+
+@pytest.fixture
+def emulator():
+    from bridge.emulator.app import create_emulator_app
+
+    return create_emulator_app().test_client()
+
+
+EMULATOR_AUTH = {"Authorization": "Bearer emulator-key"}
+
+
+def test_the_emulator_keeps_one_card_per_external_id_and_lists_cards_per_customer(emulator):
+    assert emulator.post("/v1/klasses", json={"name": "okendoReview"}, headers=EMULATOR_AUTH).status_code == 201
+    assert emulator.post("/v1/klasses", json={"name": "okendoReview"}, headers=EMULATOR_AUTH).status_code == 409
+    customer = emulator.post("/v1/customers", json={"emails": [{"email": "a@example.com"}]},
+                             headers=EMULATOR_AUTH).json["data"]["id"]
+    path = f"/v1/customers/{customer}/klasses/okendoReview"
+    first = emulator.post(path, json={"title": "t", "externalId": "e1", "custom": {"ratingNum": 2}},
+                          headers=EMULATOR_AUTH)
+    assert first.status_code == 201
+    assert emulator.post(path, json={"title": "t", "externalId": "e1"}, headers=EMULATOR_AUTH).status_code == 409
+    card_id = first.json["data"]["id"]
+    updated = emulator.put(f"/v1/klasses/okendoReview/{card_id}", json={"custom": {"statusStr": "deleted"}},
+                           headers=EMULATOR_AUTH).json["data"]
+    assert updated["attributes"]["custom"] == {"ratingNum": 2, "statusStr": "deleted"}
+    found = emulator.get("/v1/klasses/okendoReview/externalId=e1", headers=EMULATOR_AUTH)
+    assert found.json["data"]["id"] == card_id
+    assert emulator.get("/v1/klasses/okendoReview/externalId=nope", headers=EMULATOR_AUTH).status_code == 404
+    [card] = emulator.get("/__emulator/received").json["cards"][customer]
+    assert card["attributes"]["rev"] == 2
+
+
+def test_the_emulator_holds_cards_to_the_contract_and_the_per_customer_limit(emulator):
+    emulator.post("/v1/klasses", json={"name": "okendoReview"}, headers=EMULATOR_AUTH)
+    emulator.post("/__emulator/config", json={"customer_create_limit_per_minute": 2})
+    customer = emulator.post("/v1/customers", json={"emails": [{"email": "a@example.com"}]},
+                             headers=EMULATOR_AUTH).json["data"]["id"]
+    path = f"/v1/customers/{customer}/klasses/okendoReview"
+    refused = emulator.post(path, json={"title": "t", "custom": {"rating": 2}}, headers=EMULATOR_AUTH)
+    assert refused.status_code == 400 and "type suffix" in refused.json["errors"][0]["detail"]
+    assert [emulator.post(path, json={"title": str(n)}, headers=EMULATOR_AUTH).status_code
+            for n in range(3)] == [201, 201, 429]
+    emulator.post("/__emulator/config", json={"roles": ["org.permission.kobject.read"]})
+    assert emulator.post("/v1/klasses", json={"name": "x"}, headers=EMULATOR_AUTH).status_code == 403
