@@ -72,7 +72,6 @@ class TicketService:
         if client is None:
             return Outcome(KEY, "permanent", error=problem)
         from bridge.mapping import render_ticket
-
         from bridge.timeline.links import card_for_ticket, with_card_line
 
         card = card_for_ticket(self.db, event_id, self.settings, plan.kustomer)
