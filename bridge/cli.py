@@ -396,17 +396,12 @@ def kustomer_check() -> None:
 @kustomer.command("setup-timeline")
 def kustomer_setup_timeline() -> None:
     """Create (if missing) the Kustomer klasses for review and survey cards on the timeline."""
-    from bridge.kustomer import KustomerClient
-    from bridge.timeline.setup import setup_timeline
+    from bridge.timeline.setup import setup_for_target
 
     failed = False
-    for store_id, target in _kustomer_orgs(_checked_mapping()):
+    for store_id, target in _checked_mapping().kustomer_orgs():
         click.echo(f"Kustomer org for {'store ' + store_id if store_id else 'all stores'}:")
-        if not (target.api_key and target.api_base):
-            click.echo(f"  FAIL {', '.join(target.missing_env) or 'KUSTOMER_API_KEY, KUSTOMER_API_BASE'} not set")
-            failed = True
-            continue
-        report = setup_timeline(KustomerClient(target.api_key, target.api_base, max_attempts=3, max_wait=10))
+        report = setup_for_target(target)
         for line in report.lines:
             click.echo("  " + line.replace("\n", "\n  "))
         failed = failed or not report.ok
@@ -421,17 +416,6 @@ def _checked_mapping():
         return load_mapping(settings.mapping_path, env=settings.raw)
     except MappingError as exc:
         raise click.ClickException(f"fix the mapping first:\n{exc}") from None
-
-
-def _kustomer_orgs(mapping) -> list:
-    """[(store id or None, KustomerTarget)], each org (key and base) once."""
-    targets = [(None, mapping.kustomer)] + [(sid, store.kustomer) for sid, store in mapping.stores.items()]
-    seen, orgs = set(), []
-    for store_id, target in targets:
-        if (target.api_key, target.api_base) not in seen:
-            seen.add((target.api_key, target.api_base))
-            orgs.append((store_id, target))
-    return orgs
 
 
 def _register_groups() -> None:

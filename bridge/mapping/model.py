@@ -163,6 +163,16 @@ class Mapping:
         store = self.store(subscriber_id)
         return store.kustomer if store else self.kustomer
 
+    def kustomer_orgs(self) -> list[tuple[str | None, KustomerTarget]]:
+        """[(store id, or None for the default, target)], each org (key and base) once."""
+        targets = [(None, self.kustomer)] + [(sid, store.kustomer) for sid, store in self.stores.items()]
+        seen, orgs = set(), []
+        for store_id, target in targets:
+            if (target.api_key, target.api_base) not in seen:
+                seen.add((target.api_key, target.api_base))
+                orgs.append((store_id, target))
+        return orgs
+
     def route(self, name: str) -> Route | None:
         return next((route for route in self.routes if route.name == name), None)
 

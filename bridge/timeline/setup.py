@@ -30,6 +30,17 @@ class SetupReport:
         self.lines.append(line)
 
 
+def setup_for_target(target) -> SetupReport:
+    """``setup_timeline`` for a store's Kustomer org (a KustomerTarget), settings checked."""
+    from bridge.kustomer import KustomerClient
+
+    if not (target.api_key and target.api_base):
+        report = SetupReport(ok=False)
+        report.say(f"FAILED not set: {', '.join(target.missing_env) or 'KUSTOMER_API_KEY, KUSTOMER_API_BASE'}")
+        return report
+    return setup_timeline(KustomerClient(target.api_key, target.api_base, max_attempts=3, max_wait=10))
+
+
 def setup_timeline(client) -> SetupReport:
     report = SetupReport()
     try:

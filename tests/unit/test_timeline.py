@@ -394,3 +394,19 @@ def test_the_emulator_holds_cards_to_the_contract_and_the_per_customer_limit(emu
             for n in range(3)] == [201, 201, 429]
     emulator.post("/__emulator/config", json={"roles": ["org.permission.kobject.read"]})
     assert emulator.post("/v1/klasses", json={"name": "x"}, headers=EMULATOR_AUTH).status_code == 403
+
+
+def test_the_console_page_creates_the_card_types_and_shows_the_report(client, kustomer):
+    from tests.unit.test_admin import basic
+
+    page = client.get("/admin/kustomer/timeline", headers=basic())
+    assert page.status_code == 200 and "Create the card types in Kustomer" in page.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    kustomer.get(KLASSES, json={"data": []})
+    kustomer.post(CREATE_KLASS, json={"data": {"type": "klass", "id": "k1"}}, status=201)
+    kustomer.put(METADATA, json={"data": {}})
+    result = client.post("/admin/kustomer/timeline", data={"csrf_token": token}, headers=basic())
+    text = result.get_data(as_text=True)
+    assert result.status_code == 200 and "created  klass okendoReview" in text
+    assert "created  klass okendoSurveyResponse" in text and "ready" in text
+    assert "test-kustomer-key" not in text
