@@ -26,6 +26,11 @@ TICKET_ROLES = (
     "org.permission.conversation.create", "org.permission.conversation.read",
     "org.permission.conversation.update", "org.permission.note.create",
 )
+# Timeline cards (bridge.timeline), each with its legacy name, which old keys carry instead.
+TIMELINE_ROLES = {
+    "org.permission.klass.read": "org.user.klass.read", "org.permission.kobject.read": "org.user.kobject.read",
+    "org.permission.kobject.create": "org.user.kobject.write", "org.permission.kobject.update": "org.user.kobject.write",
+}
 HOOK_PATH = re.compile(r"^/v1/hooks/(web/[^/]+|form/[^/]+/[^/]+)/?$")
 
 
@@ -49,7 +54,7 @@ def region_of(url: str) -> str | None:
 
 
 def check(target, hooks: list[tuple[str, str | None, tuple[str, ...]]], tickets_enabled: bool,
-          make_client) -> list[Finding]:
+          make_client, timeline_enabled: bool = False) -> list[Finding]:
     """`hooks` is [(route name, url or None, missing env names)]; `make_client(key, base)`."""
     findings: list[Finding] = []
     if not target.api_key:
@@ -75,6 +80,12 @@ def check(target, hooks: list[tuple[str, str | None, tuple[str, ...]]], tickets_
             findings.append(Finding(False, "tickets are enabled but the key lacks " + ", ".join(missing)))
         elif tickets_enabled:
             findings.append(Finding(True, "the key has every role tickets need"))
+        lacking = [r for r, legacy in TIMELINE_ROLES.items() if r not in roles and legacy not in roles]
+        if timeline_enabled and lacking:
+            findings.append(Finding(None, "a timeline route is on but the key lacks " + ", ".join(lacking)
+                                    + ": no cards are written (run `bridge kustomer setup-timeline` to check)"))
+        elif timeline_enabled:
+            findings.append(Finding(True, "the key has every role timeline cards need"))
     for name, url, missing_env in hooks:
         findings += _check_hook(name, url, missing_env, base)
     return findings

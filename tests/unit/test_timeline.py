@@ -410,3 +410,17 @@ def test_the_console_page_creates_the_card_types_and_shows_the_report(client, ku
     assert result.status_code == 200 and "created  klass okendoReview" in text
     assert "created  klass okendoSurveyResponse" in text and "ready" in text
     assert "test-kustomer-key" not in text
+
+
+def test_kustomer_check_names_the_roles_timeline_cards_lack_and_accepts_legacy_ones():
+    from bridge.kustomer.check import check
+    from bridge.mapping import KustomerTarget
+    from tests.unit.test_kustomer_check import ALL_ROLES, clients
+
+    base = "https://acme.api.kustomerapp.com"
+    target = KustomerTarget(api_key="k", api_base=base)
+    without = check(target, [], False, clients({base: ALL_ROLES}), timeline_enabled=True)
+    assert any(f.ok is None and "org.permission.kobject.create" in f.message for f in without)
+    legacy = ALL_ROLES + ["org.user.klass.read", "org.user.kobject.read", "org.user.kobject.write"]
+    with_legacy = check(target, [], False, clients({base: legacy}), timeline_enabled=True)
+    assert any(f.ok and "timeline cards need" in f.message for f in with_legacy)
