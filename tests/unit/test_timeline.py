@@ -424,3 +424,14 @@ def test_kustomer_check_names_the_roles_timeline_cards_lack_and_accepts_legacy_o
     legacy = ALL_ROLES + ["org.user.klass.read", "org.user.kobject.read", "org.user.kobject.write"]
     with_legacy = check(target, [], False, clients({base: legacy}), timeline_enabled=True)
     assert any(f.ok and "timeline cards need" in f.message for f in with_legacy)
+
+
+def test_the_console_playground_shows_the_card_a_review_would_get(client):
+    from tests.unit.test_admin import basic
+
+    page = client.get("/admin/playground", headers=basic())
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    result = client.post("/admin/playground", headers=basic(), data={
+        "csrf_token": token, "payload": sample_bytes("review-create-negative.json").decode()})
+    text = result.get_data(as_text=True)
+    assert "Timeline card" in text and f"okendo-review-{REVIEW_ID}" in text and "ratingNum" in text
