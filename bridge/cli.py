@@ -398,24 +398,16 @@ def kustomer_setup_timeline() -> None:
     """Create (if missing) the Kustomer klasses for review and survey cards on the timeline."""
     from bridge.timeline.setup import setup_for_target
 
+    with _live_mapping(_settings()) as (_live_settings, mappings):
+        orgs = mappings.current().kustomer_orgs()
     failed = False
-    for store_id, target in _checked_mapping().kustomer_orgs():
+    for store_id, target in orgs:
         click.echo(f"Kustomer org for {'store ' + store_id if store_id else 'all stores'}:")
         report = setup_for_target(target)
         for line in report.lines:
             click.echo("  " + line.replace("\n", "\n  "))
         failed = failed or not report.ok
     sys.exit(1 if failed else 0)
-
-
-def _checked_mapping():
-    from bridge.mapping import MappingError, load_mapping
-
-    settings = _settings()
-    try:
-        return load_mapping(settings.mapping_path, env=settings.raw)
-    except MappingError as exc:
-        raise click.ClickException(f"fix the mapping first:\n{exc}") from None
 
 
 def _register_groups() -> None:

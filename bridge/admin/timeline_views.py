@@ -24,6 +24,9 @@ def timeline_setup():
 def timeline_setup_run():
     from bridge.timeline.setup import setup_for_target
 
+    live = getattr(runtime(), "live", None)
+    if live is not None:
+        live.refresh()  # a key saved on the setup page a moment ago
     reports = []
     for store_id, target in runtime().mappings.current().kustomer_orgs():
         report = setup_for_target(target)

@@ -12,15 +12,13 @@ def check_all(mapping) -> list[tuple[str, list[Finding]]]:
     """[(which org, findings)] for the live mapping's default org and each store with its own."""
     from bridge.kustomer import KustomerClient
 
-    targets = [(None, mapping.kustomer)] + [(sid, store.kustomer) for sid, store in mapping.stores.items()]
-    hooks = [(r.name, r.url, r.missing_env) for r in mapping.routes]
-    results, seen = [], set()
-    for store_id, target in targets:
-        if (target.api_key, target.api_base) in seen:
-            continue
-        seen.add((target.api_key, target.api_base))
+    hooks = [(r.name, r.url, r.missing_env) for r in mapping.routes if r.is_hook]
+    timeline = any(not r.is_hook for r in mapping.routes)
+    results = []
+    for store_id, target in mapping.kustomer_orgs():
         findings = check(target, hooks if store_id is None else [], mapping.tickets.enabled,
-                         lambda key, base: KustomerClient(key, base, max_attempts=2, max_wait=5))
+                         lambda key, base: KustomerClient(key, base, max_attempts=2, max_wait=5),
+                         timeline_enabled=timeline)
         results.append((f"store {store_id}" if store_id else "all stores", findings))
     return results
 

@@ -435,3 +435,10 @@ def test_the_console_playground_shows_the_card_a_review_would_get(client):
         "csrf_token": token, "payload": sample_bytes("review-create-negative.json").decode()})
     text = result.get_data(as_text=True)
     assert "Timeline card" in text and f"okendo-review-{REVIEW_ID}" in text and "ratingNum" in text
+
+
+def test_the_setup_page_offers_the_timeline_button(client):
+    from tests.unit.test_admin import basic
+
+    page = client.get("/admin/setup", headers=basic()).get_data(as_text=True)
+    assert 'action="/admin/kustomer/timeline"' in page and "Create the card types in Kustomer" in page
