@@ -40,6 +40,12 @@ class CommonSettings:
     tags: list[str] = field(default_factory=list)
     team_ids: list[str] = field(default_factory=list)
     queue_id: str | None = None
+    # Timeline cards (a route with action: timeline): True adds the standard route when
+    # there is none, False removes every timeline route, None leaves the routes alone.
+    timeline: bool | None = None
+
+
+TIMELINE_ROUTE = {"name": "timeline", "action": "timeline", "events": ["review.*", "survey_response.*"]}
 
 
 def _yaml() -> YAML:
@@ -71,6 +77,7 @@ def read_settings(text: str) -> CommonSettings:
     def strings(value) -> list[str]:
         return [str(item) for item in value] if isinstance(value, list) else []
 
+    routes = root.get("routes") if isinstance(root.get("routes"), list) else []
     rating = negative.get("rating_at_most")
     priority = conversation.get("priority")
     queue = conversation.get("queue_id")
@@ -83,6 +90,7 @@ def read_settings(text: str) -> CommonSettings:
         tags=strings(conversation.get("tags")),
         team_ids=strings(conversation.get("team_ids")),
         queue_id=str(queue) if queue not in (None, "") else None,
+        timeline=any(isinstance(r, dict) and r.get("action") == "timeline" for r in routes),
     )
 
 
@@ -110,6 +118,8 @@ def settings_from_form(form) -> CommonSettings:
         tags=words("tags"),
         team_ids=words("team_ids"),
         queue_id=(form.get("queue_id") or "").strip() or None,
+        # An unticked box is simply absent: the hidden field says the box was on the form.
+        timeline=(form.get("timeline") == "on") if form.get("timeline_shown") else None,
     )
 
 
@@ -130,6 +140,8 @@ def apply_settings(text: str, settings: CommonSettings) -> str:
     _set_list(conversation, "tags", settings.tags)
     _set_list(conversation, "team_ids", settings.team_ids)
     _set(conversation, "queue_id", settings.queue_id)
+    if settings.timeline is not None:
+        _set_timeline(root, settings.timeline)
     out = io.StringIO()
     _yaml().dump(root, out)
     return out.getvalue()
@@ -163,3 +175,19 @@ def _flow(values: list[str]) -> CommentedSeq:
     seq = CommentedSeq(values)
     seq.fa.set_flow_style()  # [a, b] on one line, as the shipped file writes lists
     return seq
+
+
+def _set_timeline(root: CommentedMap, on: bool) -> None:
+    routes = root.get("routes")
+    if routes is None:
+        routes = root["routes"] = CommentedSeq()
+    if not isinstance(routes, list):
+        raise FormError("`routes` is not a list in the draft; fix it in the editor first")
+    present = [i for i, r in enumerate(routes) if isinstance(r, dict) and r.get("action") == "timeline"]
+    if on and not present:
+        route = CommentedMap(TIMELINE_ROUTE)
+        route["events"] = _flow(list(TIMELINE_ROUTE["events"]))
+        routes.append(route)
+    elif not on:
+        for index in reversed(present):
+            del routes[index]

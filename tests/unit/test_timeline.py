@@ -442,3 +442,23 @@ def test_the_setup_page_offers_the_timeline_button(client):
 
     page = client.get("/admin/setup", headers=basic()).get_data(as_text=True)
     assert 'action="/admin/kustomer/timeline"' in page and "Create the card types in Kustomer" in page
+
+
+def test_the_common_settings_form_turns_timeline_cards_off_and_on_keeping_comments():
+    from bridge.mapping import load_mapping_text
+    from bridge.mapping.form import apply_settings, read_settings
+
+    shipped = (os.path.join(os.path.dirname(__file__), "..", "..", "config", "mapping.yaml"))
+    text = open(shipped, encoding="utf-8").read()
+    assert read_settings(text).timeline is True
+    settings = read_settings(text)
+    settings.timeline = False
+    off = apply_settings(text, settings)
+    env = {"KUSTOMER_API_KEY": "k", "KUSTOMER_API_BASE": KUSTOMER_BASE}
+    assert all(route.is_hook for route in load_mapping_text(off, env=env).routes)
+    assert "# TIMELINE CARDS" in off and read_settings(off).timeline is False
+    settings.timeline = True
+    on = apply_settings(off, settings)
+    assert [r.name for r in load_mapping_text(on, env=env).routes if not r.is_hook] == ["timeline"]
+    settings.timeline = None
+    assert apply_settings(on, settings) == on  # untouched when the box was not on the form
