@@ -6,8 +6,10 @@ This is what the worker runs for "look at event N now". Failure policy:
   replay) becomes `invalid` with its errors; an unknown resource type `skipped`;
 - an older event of the same Okendo resource still in flight makes this one wait
   (per-resource order); a newer one already delivered makes this one `skipped`;
-- each action's outcome is committed as soon as it is known, so a crash redoes at
-  most the action that was in flight; done actions are never redone;
+- each action (hook posts, timeline cards, then the ticket, which links the card) has
+  its outcome committed as soon as it is known, so a crash redoes at most the action
+  that was in flight; done actions are never redone; an action that does not apply in
+  this org (a timeline card without its klass) is ``skipped``: not done, not failed;
 - transient failures are retried on `BRIDGE_RETRY_SCHEDULE`, then `dead`;
   permanent and configuration failures make the event `dead` with the reason;
 - an unexpected exception (a bug, a database hiccup) is logged and the event is
