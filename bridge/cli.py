@@ -411,11 +411,13 @@ def kustomer_setup_timeline() -> None:
 
 
 def _register_groups() -> None:
+    from bridge.alerts.cli import alerts
     from bridge.mapping.cli import mapping
     from bridge.okendo.cli import okendo
 
     main.add_command(okendo)
     main.add_command(mapping)
+    main.add_command(alerts)
 
 
 _register_groups()

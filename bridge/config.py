@@ -117,6 +117,7 @@ class Settings:
     # "file" (BRIDGE_MAPPING hot-reloaded, for a mapping kept in git). See bridge/mapping/source.py.
     mapping_source: str = "database"
     public_url: str | None = None  # BRIDGE_PUBLIC_URL: what the setup page subscribes in Okendo
+    alerts: "AlertSettings" = field(default_factory=lambda: _alert_settings({}), repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -146,6 +147,7 @@ class Settings:
             raw=dict(env),
             mapping_source=parse_mapping_source(env.get("BRIDGE_MAPPING_SOURCE")),
             public_url=(env.get("BRIDGE_PUBLIC_URL") or "").rstrip("/") or None,
+            alerts=_alert_settings(env),
         )
 
     @property
@@ -155,6 +157,15 @@ class Settings:
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+
+def _alert_settings(env: Mapping[str, str]):
+    from bridge.alerts.settings import AlertConfigError, AlertSettings
+
+    try:
+        return AlertSettings.from_env(env)
+    except AlertConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_dotenv_if_present(path: str = ".env") -> None:

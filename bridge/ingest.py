@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import signatures, store
+from bridge.alerts.refusals import note_refused_signature
 from bridge.models import EventStatus
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def receive():
         verified = signatures.verify(body, request.headers, secrets)
     except signatures.SignatureError as exc:
         log.warning("refused webhook: %s", exc)
+        note_refused_signature(current_app, str(exc))  # counted in memory; alerts on a burst
         return jsonify(error="invalid signature", reason=str(exc)), 401
 
     fields, status, errors = _inspect(body)

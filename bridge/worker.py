@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from bridge.alerts.service import start_alert_thread
 from bridge.config import Settings
 from bridge.runtime import build_runtime
 from bridge.sweeper import Sweeper, sweep_once
@@ -27,6 +28,7 @@ def run_worker(settings: Settings, threads: int | None = None) -> None:
     sweeper = Sweeper(runtime.db, runtime.enqueue, settings.sweep_interval, settings.stale_after,
                       queue_depth=runtime.dispatcher.depth)
     sweeper.start()
+    alerts = start_alert_thread(runtime)  # its own thread: a slow mail server never holds up delivery
     consumer = runtime.dispatcher.huey.create_consumer(
         workers=threads, worker_type="thread", periodic=False, graceful_signal="TERM",
         # Polling backends (SQLite) wait at most max_delay for a new task: keep it short so an
@@ -39,4 +41,6 @@ def run_worker(settings: Settings, threads: int | None = None) -> None:
         consumer.run()
     finally:
         sweeper.stop()
+        if alerts:
+            alerts.stop()
         runtime.close()

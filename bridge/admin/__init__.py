@@ -27,6 +27,7 @@ from bridge.admin import setup as _setup_page  # noqa: F401 - registers /admin/s
 from bridge.admin.views import bp
 from bridge.admin import mapping_views  # noqa: F401,E402 - registers /admin/mapping on bp
 from bridge.admin import timeline_views  # noqa: F401,E402 - registers /admin/kustomer/timeline on bp
+from bridge.admin import alerts_page  # noqa: F401,E402 - registers /admin/alerts on bp
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()

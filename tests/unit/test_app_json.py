@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Reads of environment variables, however they are spelled in the code.
 ENV_READ = re.compile(
-    r"""(?:environ\.get|environ\[|getenv|env\.get|env\[|_int\(env,|_float\(env,|raw\.get)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+    r"""(?:environ\.get|environ\[|getenv|env\.get|env\[|_int\(env,|_float\(env,|_number\(env,|_port\(env,|raw\.get)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
 # Set by the platform, or read only by development tools (the emulator, `bridge run`).
 NOT_FOR_APP_JSON = {
