@@ -38,6 +38,7 @@ class Finding:
     cleared: str = ""                  # what to say when it has cleared
     new_count: int = 0                 # event conditions: items not reported yet
     latest: datetime | None = None     # event conditions: newest item reported by this finding
+    remind: bool = True                # "Still: ..." every ALERT_REPEAT_INTERVAL while active
 
 
 @dataclass
@@ -54,12 +55,35 @@ class Context:
 
 # -- event conditions -----------------------------------------------------------------------------
 def dead_events(ctx: Context, since: datetime | None) -> Finding:
-    """Events that went dead, except those killed by a 401/403 (`kustomer_auth` reports them)."""
+    """Events that went dead, except those killed by a 401/403 (`kustomer_auth` reports them).
+
+    Active while events died within the window, and after that until an event is delivered
+    again: during a long outage, events die in waves as their schedules run out, and a
+    "cleared" between two waves would be wrong."""
     start = _since(ctx, since)
+    items = _deaths(ctx, min(start, ctx.window_start))
+    latest = items[-1][0] if items else _latest_death(ctx)
+    recovered = latest is None or ctx.session.execute(
+        select(Event.id).where(Event.status == EventStatus.DELIVERED, Event.completed_at > latest).limit(1)
+    ).first() is not None
+    waiting = ctx.session.execute(select(func.count()).select_from(Event)
+                                  .where(Event.status == EventStatus.DEAD)).scalar_one()
+    finding = _event_finding(ctx, items, start, noun=("event died", "events died"))
+    finding.active = finding.active or not recovered
+    finding.link = "/admin/events?status=dead"
+    finding.lines.append(f"{plural(waiting, 'dead event')} wait for a replay in the console "
+                         "(or `bridge replay --status dead --since 1d`) once the cause is fixed.")
+    finding.cleared = (f"Events are delivered again and none has died in the last {duration(ctx.settings.window)}. "
+                       f"{plural(waiting, 'dead event')} still wait for a replay.")
+    return finding
+
+
+def _deaths(ctx: Context, after: datetime, newest_first: bool = False, limit: int = ROW_LIMIT):
+    """(completed_at, reason) of dead events after `after`, oldest first, without 401/403 deaths."""
+    order = Event.completed_at.desc() if newest_first else Event.completed_at
     rows = ctx.session.execute(
         select(Event.id, Event.completed_at, Event.last_error)
-        .where(Event.status == EventStatus.DEAD, Event.completed_at > min(start, ctx.window_start))
-        .order_by(Event.completed_at).limit(ROW_LIMIT)
+        .where(Event.status == EventStatus.DEAD, Event.completed_at > after).order_by(order).limit(limit)
     ).all()
     failed = _last_failed_attempts(ctx.session, [r.id for r in rows])
     items = []
@@ -70,15 +94,12 @@ def dead_events(ctx: Context, since: datetime | None) -> Finding:
         reason = (attempt_reason(attempt.action_key, attempt.status_code, attempt.target, attempt.error)
                   if attempt is not None else error_reason(row.last_error))
         items.append((row.completed_at, reason))
-    waiting = ctx.session.execute(select(func.count()).select_from(Event)
-                                  .where(Event.status == EventStatus.DEAD)).scalar_one()
-    finding = _event_finding(ctx, items, start, noun=("event died", "events died"))
-    finding.link = "/admin/events?status=dead"
-    finding.lines.append(f"{plural(waiting, 'dead event')} wait for a replay in the console "
-                         "(or `bridge replay --status dead --since 1d`) once the cause is fixed.")
-    finding.cleared = (f"No event has died in the last {duration(ctx.settings.window)}. "
-                       f"{plural(waiting, 'dead event')} still wait for a replay.")
-    return finding
+    return items
+
+
+def _latest_death(ctx: Context) -> datetime | None:
+    newest = _deaths(ctx, ctx.now - timedelta(days=1), newest_first=True, limit=50)
+    return newest[0][0] if newest else None
 
 
 def invalid_events(ctx: Context, since: datetime | None) -> Finding:
@@ -103,10 +124,11 @@ def invalid_events(ctx: Context, since: datetime | None) -> Finding:
 def _event_finding(ctx: Context, items: list[tuple[datetime, str]], start: datetime, noun) -> Finding:
     recent = [t for t, _ in items if t >= ctx.window_start]
     new = [(t, reason) for t, reason in items if t > start]
-    finding = Finding(active=bool(recent), new_count=len(new), latest=max((t for t, _ in new), default=None))
+    finding = Finding(active=bool(recent), new_count=len(new), latest=max((t for t, _ in new), default=None),
+                      remind=False)  # new items are reported as updates; no "still" reminders
     if new:
-        earliest = min(t for t, _ in new)
-        span = duration(max(60.0, (ctx.now - earliest).total_seconds()))
+        seconds = (ctx.now - min(t for t, _ in new)).total_seconds()
+        span = "minute" if seconds <= 60 else duration(seconds)
         finding.headline = f"{len(new)} {noun[0] if len(new) == 1 else noun[1]} in the last {span}"
         finding.lines = summarize(reason for _, reason in new)
     return finding

@@ -8,7 +8,8 @@ The rules (Alertmanager's, which on-call people already know):
   (the other events dying in the same outage) is in the same message;
 - at most one message per condition every `group_interval` (the rate limit); event
   conditions report what happened since the last message in the next one;
-- while a condition holds, a reminder every `repeat_interval`;
+- while a level condition holds, a reminder every `repeat_interval` (event conditions
+  report new items instead);
 - when it stops holding, one "cleared" message, only if something was said about it.
   An episode that ends before anyone was told ends silently.
 """
@@ -57,7 +58,7 @@ def decide(state: State, finding, now: datetime, settings, title: str) -> Decisi
                 return Decision(_reported(new, finding, now), _message("firing", finding.headline, finding, settings))
         elif finding.new_count and gap_ok and finding.headline:
             return Decision(_reported(new, finding, now), _message("update", finding.headline, finding, settings))
-        elif (now - state.last_sent_at).total_seconds() >= settings.repeat_interval:
+        elif finding.remind and (now - state.last_sent_at).total_seconds() >= settings.repeat_interval:
             headline = f"Still: {finding.headline or new.summary}"
             new.last_sent_at = now
             return Decision(new, _message("reminder", headline, finding, settings))

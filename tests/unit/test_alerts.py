@@ -196,13 +196,24 @@ def test_dead_events_make_one_grouped_message(db, clock, chat):
     assert "review…" not in text and "/admin/events?status=dead" in text
 
 
-def test_dead_events_clear_after_a_quiet_window(db, clock, chat):
+def delivered_event(db) -> None:
+    with db.session() as session:
+        event_id = store.store_event(session, webhook_id=f"msg_{uuid.uuid4().hex}", body=b"{}", headers={},
+                                     status="pending").event_id
+        store.finish(session, event_id, "delivered")
+
+
+def test_dead_events_clear_once_events_are_delivered_again_and_a_window_was_quiet(db, clock, chat):
     dead_event(db)
     alerts = make_alerts(db, clock, chat)
     alerts.evaluate()
     clock.advance(61)
     alerts.evaluate()
     clock.advance(SETTINGS.window + SETTINGS.group_interval)
+    alerts.evaluate()  # quiet, but nothing was delivered since: still open (an outage between two waves)
+    alerts.send_due()
+    assert len(chat.sent) == 1
+    delivered_event(db)
     alerts.evaluate()
     alerts.evaluate()
     alerts.send_due()
