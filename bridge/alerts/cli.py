@@ -9,9 +9,10 @@ import click
 def _alerts():
     from bridge.alerts.service import Alerts
     from bridge.cli import _db, _settings
+    from bridge.mapping import MappingStore
 
     settings = _settings()
-    return Alerts(_db(settings), settings.alerts)
+    return Alerts(_db(settings), settings.alerts, mappings=MappingStore(settings.mapping_path, env=settings.raw))
 
 
 @click.group()

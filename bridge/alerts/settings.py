@@ -71,6 +71,11 @@ class AlertSettings:
                          if p.strip())
         smtp = smtp_from_env(env)
         digest = (env.get("ALERT_DIGEST_HOUR") or "").strip()
+        window, group_wait = _number(env, "ALERT_WINDOW", 600.0, minimum=1), _number(env, "ALERT_GROUP_WAIT", 60.0)
+        if window < group_wait:
+            # Dead events older than the window no longer hold a condition open: one that
+            # started must still be open when group_wait is over, or it would end unreported.
+            raise AlertConfigError(f"ALERT_WINDOW={window:g} must be at least ALERT_GROUP_WAIT={group_wait:g}")
         return cls(
             slack_webhook_url=(env.get("ALERT_SLACK_WEBHOOK_URL") or "").strip() or None,
             email_to=email_to,
@@ -78,10 +83,10 @@ class AlertSettings:
             smtp=smtp,
             public_url=(env.get("BRIDGE_PUBLIC_URL") or "").strip().rstrip("/") or None,
             check_interval=_number(env, "ALERT_CHECK_INTERVAL", 30.0, minimum=0.2),
-            group_wait=_number(env, "ALERT_GROUP_WAIT", 60.0),
+            group_wait=group_wait,
             group_interval=_number(env, "ALERT_GROUP_INTERVAL", 600.0),
             repeat_interval=_number(env, "ALERT_REPEAT_INTERVAL", 14400.0),
-            window=_number(env, "ALERT_WINDOW", 600.0, minimum=1),
+            window=window,
             backlog_age=_number(env, "ALERT_BACKLOG_AGE", 900.0, minimum=1),
             signature_refusals=int(_number(env, "ALERT_SIGNATURE_REFUSALS", 20, minimum=1)),
             digest_hour=_hour(digest) if digest else None,
