@@ -478,3 +478,18 @@ def test_cli_alerts_test_without_channels_explains(runner):
 
     result = CliRunner().invoke(main, ["alerts", "test"])
     assert result.exit_code == 1 and "ALERT_SLACK_WEBHOOK_URL" in result.output
+
+
+def test_a_refused_mapping_publish_in_the_audit_list_is_an_alert(db, clock, chat):
+    from bridge.mapping.tables import MappingAudit
+
+    with db.session() as session:
+        session.add(MappingAudit(at=utcnow(), actor="lead@example.com", action="refused", version_id=None,
+                                 message="routes.reviews.url: ${REVIEW_HOOK} is not set", problems=[]))
+    alerts = make_alerts(db, clock, chat, settings=AlertSettings(group_wait=0),
+                         conditions={"mapping": CONDITIONS["mapping"]})
+    alerts.evaluate()
+    alerts.send_due()
+    (subject, text), = chat.sent
+    assert subject.startswith("Mapping problems in the last 10 minutes: 1 entry")
+    assert "publish refused (l***@example.com): routes.reviews.url" in text
