@@ -493,3 +493,25 @@ def test_a_refused_mapping_publish_in_the_audit_list_is_an_alert(db, clock, chat
     (subject, text), = chat.sent
     assert subject.startswith("Mapping problems in the last 10 minutes: 1 entry")
     assert "publish refused (l***@example.com): routes.reviews.url" in text
+
+
+def test_invalid_events_are_grouped_by_type_and_first_error(db, clock, chat):
+    for _ in range(2):
+        with db.session() as session:
+            store.store_event(session, webhook_id=f"msg_{uuid.uuid4().hex}", body=b"{}", headers={}, status="invalid",
+                              resource_type="review", topic="created",
+                              errors={"resource": {"rating": ["Not a valid integer."]}})
+    alerts = make_alerts(db, clock, chat, settings=AlertSettings(group_wait=0),
+                         conditions={"invalid": CONDITIONS["invalid"]})
+    alerts.evaluate()
+    alerts.send_due()
+    (subject, text), = chat.sent
+    assert subject.startswith("2 new events were refused by the schema in the last")
+    assert "• 2 × review.created: resource.rating — Not a valid integer." in text
+    assert "/admin/events?status=invalid" in text
+
+
+def test_cli_alerts_status_lists_every_condition(runner):
+    result = runner.invoke("alerts", "status")
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()[1:7]] == list(CONDITIONS)
