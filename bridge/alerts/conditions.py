@@ -287,7 +287,7 @@ def mapping(ctx: Context, since: datetime | None = None) -> Finding:
     audit = refused_publishes(ctx.session, ctx.window_start)
     if audit and not headline:
         headline = f"Mapping problems in the last {duration(ctx.settings.window)}: {plural(len(audit), 'entry', 'entries')} in the audit list"
-    finding = Finding(active=bool(headline), headline=headline, link="/admin/")
+    finding = Finding(active=bool(headline), headline=headline, link="/admin/mapping")
     finding.lines = [mask(p)[:200] for p in (problems + audit)[:5]]
     finding.cleared = (f"The mapping loads, and no publish was refused nor version failed to load in the last "
                        f"{duration(ctx.settings.window)}.")
