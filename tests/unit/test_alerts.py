@@ -480,17 +480,22 @@ def test_cli_alerts_test_without_channels_explains(runner):
     assert result.exit_code == 1 and "ALERT_SLACK_WEBHOOK_URL" in result.output
 
 
+def only_message(db, clock, chat, key: str) -> tuple[str, str]:
+    """Evaluate one condition with no group wait and return the one message it sent."""
+    alerts = make_alerts(db, clock, chat, settings=AlertSettings(group_wait=0), conditions={key: CONDITIONS[key]})
+    alerts.evaluate()
+    alerts.send_due()
+    (message,) = chat.sent
+    return message
+
+
 def test_a_refused_mapping_publish_in_the_audit_list_is_an_alert(db, clock, chat):
     from bridge.mapping.tables import MappingAudit
 
     with db.session() as session:
         session.add(MappingAudit(at=utcnow(), actor="lead@example.com", action="refused", version_id=None,
                                  message="routes.reviews.url: ${REVIEW_HOOK} is not set", problems=[]))
-    alerts = make_alerts(db, clock, chat, settings=AlertSettings(group_wait=0),
-                         conditions={"mapping": CONDITIONS["mapping"]})
-    alerts.evaluate()
-    alerts.send_due()
-    (subject, text), = chat.sent
+    subject, text = only_message(db, clock, chat, "mapping")
     assert subject.startswith("Mapping problems in the last 10 minutes: 1 entry")
     assert "publish refused (l***@example.com): routes.reviews.url" in text
 
@@ -501,11 +506,7 @@ def test_invalid_events_are_grouped_by_type_and_first_error(db, clock, chat):
             store.store_event(session, webhook_id=f"msg_{uuid.uuid4().hex}", body=b"{}", headers={}, status="invalid",
                               resource_type="review", topic="created",
                               errors={"resource": {"rating": ["Not a valid integer."]}})
-    alerts = make_alerts(db, clock, chat, settings=AlertSettings(group_wait=0),
-                         conditions={"invalid": CONDITIONS["invalid"]})
-    alerts.evaluate()
-    alerts.send_due()
-    (subject, text), = chat.sent
+    subject, text = only_message(db, clock, chat, "invalid")
     assert subject.startswith("2 new events were refused by the schema in the last")
     assert "• 2 × review.created: resource.rating — Not a valid integer." in text
     assert "/admin/events?status=invalid" in text
