@@ -1,14 +1,14 @@
 """alerts: condition state, outbox, signature-refusal counts
 
 Revision ID: alert_state
-Revises: stored_settings
+Revises: events_queue
 Create Date: 2026-11-29
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "alert_state"
-down_revision = "stored_settings"
+down_revision = "events_queue"
 branch_labels = None
 depends_on = None
 
