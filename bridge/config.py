@@ -169,8 +169,11 @@ def _alert_settings(env: Mapping[str, str]):
 
 
 def load_dotenv_if_present(path: str = ".env") -> None:
-    """Read `.env` without overriding variables already set (the real environment wins)."""
-    if Path(path).is_file():
-        from dotenv import load_dotenv
+    """Read `.env` without overriding variables already set (the real environment wins), then
+    the settings a running `bridge run` demo made up (instance/demo.env), so commands run
+    beside the demo see its emulator and secrets."""
+    from dotenv import load_dotenv
 
-        load_dotenv(path, override=False)
+    for candidate in (Path(path), INSTANCE_DIR / "demo.env"):
+        if candidate.is_file():
+            load_dotenv(candidate, override=False)

@@ -3,9 +3,14 @@
 It applies migrations, then starts `bridge web` and `bridge worker` as child
 processes and stops them together. For a newcomer with no settings at all it:
 - creates a development webhook secret in `instance/dev-secret` (and says so);
+- creates a SECRET_KEY (`instance/dev-secret-key`) and an admin login (user `admin`, password
+  in `instance/dev-admin-password`) when none is set, and prints the console's URL and login;
 - when no Kustomer settings exist, starts `bridge kustomer-emulator` beside the
-  bridge and points the bridge at it, saying so loudly. The production commands
-  (`bridge web`, `bridge worker`) never do either.
+  bridge and points the bridge at it, saying so loudly;
+- writes the settings it made up to `instance/demo.env` while it runs (removed when it
+  stops), which every `bridge` command reads after `.env`, so `bridge preview`,
+  `check-config` and `kustomer check` run beside the demo see what the demo uses.
+The production commands (`bridge web`, `bridge worker`) never make anything up.
 """
 from __future__ import annotations
 
@@ -25,15 +30,33 @@ from bridge.config import INSTANCE_DIR, Settings
 EMULATOR_PORT = 8099
 
 
-def _dev_secret() -> str:
-    path = INSTANCE_DIR / "dev-secret"
+DEMO_ENV = "demo.env"
+
+
+def _kept(name: str, make) -> str:
+    """A value made once and kept in instance/<name> (readable by its owner only)."""
+    path = INSTANCE_DIR / name
     if path.is_file():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    path.write_text(secret + "\n")
+    value = make()
+    path.write_text(value + "\n")
     path.chmod(0o600)
-    return secret
+    return value
+
+
+def _dev_secret() -> str:
+    return _kept("dev-secret", lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
+
+
+def _write_demo_env(values: dict[str, str]):
+    path = INSTANCE_DIR / DEMO_ENV
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Written by `bridge run` while it runs, removed when it stops: the settings it made up,",
+             "# so `bridge` commands run beside the demo use them too. Your own .env and environment win."]
+    path.write_text("\n".join(lines + [f"{k}={v}" for k, v in sorted(values.items())]) + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def _banner(lines: list[str]) -> None:
@@ -52,20 +75,29 @@ def run_all(port: int | None) -> None:
         env["PORT"] = str(port)
     env.setdefault("PORT", "8000")
     notes = []
+    made_up: dict[str, str] = {}
     if not env.get("OKENDO_WEBHOOK_SECRET"):
-        env["OKENDO_WEBHOOK_SECRET"] = _dev_secret()
+        made_up["OKENDO_WEBHOOK_SECRET"] = _dev_secret()
         notes.append(f"OKENDO_WEBHOOK_SECRET not set: using a development secret from {INSTANCE_DIR}/dev-secret")
+    if not env.get("SECRET_KEY"):
+        made_up["SECRET_KEY"] = _kept("dev-secret-key", lambda: secrets.token_hex(32))
+    if not (env.get("ADMIN_PASSWORD") or env.get("ADMIN_PASSWORD_HASH")):
+        made_up["ADMIN_USERNAME"] = env.get("ADMIN_USERNAME") or "admin"
+        made_up["ADMIN_PASSWORD"] = _kept("dev-admin-password", lambda: secrets.token_urlsafe(12))
+    env.update(made_up)
 
     children: list[subprocess.Popen] = []
     bridge_cmd = [sys.executable, "-m", "bridge.cli"]
     if not (env.get("KUSTOMER_API_KEY") and (env.get("KUSTOMER_REVIEW_HOOK_URL") or env.get("KUSTOMER_API_BASE"))):
         emulator = f"http://127.0.0.1:{EMULATOR_PORT}"
-        env.update(
+        emulated = dict(
             KUSTOMER_API_KEY=env.get("EMULATOR_API_KEY", "emulator-key"),
             KUSTOMER_API_BASE=emulator,
             KUSTOMER_REVIEW_HOOK_URL=f"{emulator}/v1/hooks/web/reviews",
             KUSTOMER_SURVEY_HOOK_URL=f"{emulator}/v1/hooks/web/surveys",
         )
+        env.update(emulated)
+        made_up.update(emulated)
         children.append(subprocess.Popen(bridge_cmd + ["kustomer-emulator", "--port", str(EMULATOR_PORT)], env=env))
         threading.Thread(target=_setup_emulator_timeline, args=(emulator, env["KUSTOMER_API_KEY"]),
                          daemon=True).start()
@@ -80,14 +112,23 @@ def run_all(port: int | None) -> None:
     upgrade(settings.database_url)
     children.append(subprocess.Popen(bridge_cmd + ["web"], env=env))
     children.append(subprocess.Popen(bridge_cmd + ["worker"], env=env))
-    url = f"http://127.0.0.1:{env['PORT']}/webhooks/okendo"
+    demo_env = _write_demo_env(made_up) if made_up else None
+    base = f"http://127.0.0.1:{env['PORT']}"
     notes += [
         f"bridge listening on port {env['PORT']}; database {settings.database_url}",
-        "try: bridge send-sample bridge/samples/review-create-negative.json --url " + url,
+        f"admin console: {base}/admin/  " + (
+            f"log in as {env['ADMIN_USERNAME']} / {made_up['ADMIN_PASSWORD']} (made up for this demo; "
+            f"set ADMIN_USERNAME and ADMIN_PASSWORD for your own)" if "ADMIN_PASSWORD" in made_up
+            else f"log in as {env.get('ADMIN_USERNAME') or '(set ADMIN_USERNAME)'} with your ADMIN_PASSWORD"),
+        "try: bridge send-sample bridge/samples/review-create-negative.json --url " + base + "/webhooks/okendo",
         "then: bridge events list",
     ]
     _banner(notes)
-    _supervise(children)
+    try:
+        _supervise(children)
+    finally:
+        if demo_env is not None:
+            demo_env.unlink(missing_ok=True)
 
 
 def _setup_emulator_timeline(emulator: str, api_key: str) -> None:

@@ -163,8 +163,8 @@ def _ticket_for(session, event) -> Ticket | None:
 
 
 def _conversation_url(conversation_id: str) -> str | None:
-    settings = runtime().settings
-    base = kustomer_app_url(settings.raw, settings.kustomer_api_base)
+    env = runtime().live or runtime().settings.raw  # the environment, then the setup page's values
+    base = kustomer_app_url(env, (env.get("KUSTOMER_API_BASE") or "").rstrip("/") or None)
     return f"{base}/app/conversations/{conversation_id}" if base else None
 
 
