@@ -23,9 +23,32 @@ def _settings() -> Settings:
 
 
 def _db(settings: Settings):
+    """The event store, after making sure it exists and is migrated: a command run in the
+    wrong folder, or before `bridge db upgrade`, gets one clear line instead of creating an
+    empty SQLite file and printing a traceback."""
     from bridge.db import Database
 
+    _require_migrated(settings)
     return Database(settings.database_url)
+
+
+def _database_problem(exc: BaseException) -> str:
+    """One line about a database error (drivers' messages run over several lines)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {detail[0] if detail else ''}"
+
+
+class BridgeGroup(click.Group):
+    """`bridge`: any database error a command did not handle becomes one line, not a traceback."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"database error: {_database_problem(exc)} "
+                                       "(is DATABASE_URL right, and `bridge db upgrade` run?)") from None
 
 
 def _version() -> str:
@@ -39,7 +62,7 @@ def _version() -> str:
         return "source tree (not installed)"
 
 
-@click.group()
+@click.group(cls=BridgeGroup)
 @click.version_option(version=_version(), prog_name="bridge")
 def main() -> None:
     """Relay Okendo webhooks to Kustomer, durably."""
@@ -124,12 +147,20 @@ def _say_if_okendo_is_not_connected(settings: Settings) -> None:
 
 
 def _require_migrated(settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+
     from bridge.migrate import current_revision, head_revision
 
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).is_file():
+        raise click.ClickException(
+            f"no database at {url.database}: run `bridge db upgrade` to create it, or run this where the "
+            "bridge's instance/ folder is, or set DATABASE_URL")
     try:
         current = current_revision(settings.database_url)
     except Exception as exc:  # noqa: BLE001 - say it plainly
-        raise click.ClickException(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
+        raise click.ClickException(f"cannot reach the database: {_database_problem(exc)}") from None
     if current != head_revision():
         raise click.ClickException(
             f"the database is at migration {current or 'none'}, the code needs {head_revision()}: "
@@ -291,29 +322,34 @@ def _parse_since(value: str | None) -> datetime | None:
 
 @main.command()
 @click.argument("event_ids", nargs=-1, type=int)
-@click.option("--status", type=click.Choice(["dead", "invalid", "skipped", "retrying", "delivered"]),
+@click.option("--status", type=click.Choice(["dead", "invalid", "skipped", "retrying"]),
               help="replay every event with this status")
 @click.option("--since", default=None, help="with --status: only events received within e.g. 2h")
 def replay(event_ids: tuple[int, ...], status: str | None, since: str | None) -> None:
-    """Re-run events; actions already done are not redone."""
+    """Re-run events; actions already done are not redone (a delivered event stays as it is)."""
     from bridge import store
+    from bridge.replay import UNKNOWN_MEANS, not_replayed
     from bridge.runtime import build_runtime
 
     if not event_ids and not status:
         raise click.UsageError("give event ids, or --status (e.g. --status dead --since 2h)")
-    runtime = build_runtime(_settings())
+    settings = _settings()
+    _require_migrated(settings)
+    runtime = build_runtime(settings)
     with runtime.db.session() as session:
         ids = list(event_ids)
         if status:
             ids += [e.id for e in store.list_events(session, status=status, since=_parse_since(since),
                                                     limit=100_000)]
         replayed = store.reset_for_replay(session, ids)
+        left_alone = not_replayed(session, ids, replayed)
     for event_id in replayed:
         runtime.enqueue(event_id)
-    skipped = sorted(set(ids) - set(replayed))
     click.echo(f"replaying {len(replayed)} event(s)" + (f": {', '.join(map(str, replayed))}" if replayed else ""))
-    if skipped:
-        click.echo(f"not replayed (unknown or being processed now): {', '.join(map(str, skipped))}", err=True)
+    for reason, skipped in left_alone.items():
+        click.echo(f"not replayed, {reason}: {', '.join(map(str, skipped))}", err=True)
+    if UNKNOWN_MEANS in left_alone:
+        sys.exit(1)
 
 
 # -- helpers for demos and tests -------------------------------------------------------
@@ -341,7 +377,14 @@ def send_sample(file: str, url: str, secret: str | None, webhook_id: str | None,
     prefix = "webhook" if header_style == "webhook" else "svix"
     headers = {f"{prefix}-id": webhook_id, f"{prefix}-timestamp": str(timestamp),
                f"{prefix}-signature": signature, "Content-Type": "application/json"}
-    response = requests.post(url, data=body, headers=headers, timeout=15)
+    try:
+        response = requests.post(url, data=body, headers=headers, timeout=15)
+    except requests.ConnectionError as exc:
+        reason = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
+        raise click.ClickException(f"cannot reach {url}: {reason}. Is the bridge running there "
+                                   "(`make run` or `bridge web`)?") from None
+    except requests.Timeout:
+        raise click.ClickException(f"{url} did not answer within 15 s") from None
     click.echo(f"{response.status_code} {response.text.strip()}")
     if response.status_code >= 300:
         sys.exit(1)

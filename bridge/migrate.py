@@ -5,6 +5,7 @@ release phase and `make run` can call it every time.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -47,10 +48,16 @@ def current_revision(database_url: str) -> str | None:
     from bridge.db import make_engine
 
     engine = make_engine(database_url)
+    # Reading the revision is not news: alembic's "Context impl ..." lines would open the
+    # output of every CLI command that checks it.
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
+        quiet.setLevel(level)
         engine.dispose()
 
 

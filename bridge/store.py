@@ -206,11 +206,15 @@ def due_event_ids(session: Session, stale_after: float, now: datetime | None = N
 def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
     """Make events runnable again. Done actions stay done; failed ones are tried afresh.
 
-    An event being processed right now is left alone (its worker owns it).
+    An event being processed right now is left alone (its worker owns it), and so is a
+    delivered one: every action of it is done, so a replay has nothing to redo, and running
+    it again could only rewrite its history (e.g. as "superseded" by a newer event).
+    `bridge.replay.not_replayed` says why an id was left alone.
     """
     now = utcnow()
     ids = list(session.execute(
-        select(Event.id).where(Event.id.in_(event_ids), Event.status != EventStatus.PROCESSING)
+        select(Event.id).where(Event.id.in_(event_ids),
+                               Event.status.notin_((EventStatus.PROCESSING, EventStatus.DELIVERED)))
     ).scalars())
     if not ids:
         return []

@@ -227,8 +227,11 @@ def replay_one(event_id: int):
     if replayed:
         flash(f"Replayed 1 event (event {event_id} is pending again; done actions are not redone).", "ok")
     else:
-        flash(f"Event {event_id} was not replayed: it does not exist or a worker is processing it right now.",
-              "error")
+        from bridge.replay import DELIVERED_MEANS, not_replayed
+
+        with runtime().db.session() as session:
+            [(reason, _ids)] = not_replayed(session, [event_id], []).items()
+        flash(f"Event {event_id} was not replayed: {reason}.", "ok" if reason == DELIVERED_MEANS else "error")
     return redirect(url_for("admin.event_page", event_id=event_id), 303)
 
 

@@ -75,12 +75,31 @@ def test_transient_failure_is_retried_on_the_schedule_then_delivered_once(client
     assert runtime.processor.process(event_id) == "delivered"
     assert event(runtime, event_id).attempts == 2
 
-    # A replay of a delivered event does not post again.
+    # A replay of a delivered event has nothing to redo: it is left delivered, nothing posted.
     with runtime.db.session() as session:
-        store.reset_for_replay(session, [event_id])
+        assert store.reset_for_replay(session, [event_id]) == []
     before = len(hook_calls(kustomer))
-    assert runtime.processor.process(event_id) == "delivered"
+    runtime.processor.process(event_id)
     assert len(hook_calls(kustomer)) == before
+    assert event(runtime, event_id).status == "delivered" and event(runtime, event_id).attempts == 2
+
+
+def test_replaying_a_delivered_event_never_makes_it_look_undelivered(client, runtime, kustomer, runner):
+    """A newer update of the review was delivered after it: replaying the older, delivered
+    event must not turn it into 'superseded by event N'."""
+    kustomer.post(REVIEW_HOOK, status=200, json={})
+    first = ingest(client, with_sequence(sample("review-create-positive.json"), 10))
+    assert runtime.processor.process(first) == "delivered"
+    second = ingest(client, with_sequence(sample("review-create-positive.json"), 20))
+    assert runtime.processor.process(second) == "delivered"
+
+    result = runner.invoke("replay", str(first), "999")
+    assert result.exit_code == 1  # 999 does not exist
+    assert f"not replayed, already delivered: every action is done, nothing is sent again: {first}" in result.output
+    assert "not replayed, no such event: 999" in result.output
+    runtime.processor.process(first)
+    stored = event(runtime, first)
+    assert stored.status == "delivered" and stored.last_error is None
 
 
 def test_schedule_exhausted_makes_the_event_dead(client, runtime, kustomer):
