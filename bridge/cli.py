@@ -258,14 +258,31 @@ def events_list(status: str | None, limit: int, as_json: bool) -> None:
 
     database = _db(_settings())
     with database.session() as session:
-        rows = [_event_summary(e) for e in store.list_events(session, status=status, limit=limit)]
+        events_found = store.list_events(session, status=status, limit=limit)
+        rows = [_event_summary(e) for e in events_found]
+        problems = [e.last_error or _first_error(e.errors) for e in events_found]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for row in rows:
-        name = f"{row['resource_type']}.{row['topic']}"
+    for row, problem in zip(rows, problems):
+        name = ".".join(part or "?" for part in (row["resource_type"], row["topic"]))
+        if not (row["resource_type"] or row["topic"]):
+            name = "(not an Okendo event)"
         click.echo(f"{row['id']:>6}  {row['status']:<10} {name:<28} attempts={row['attempts']}  "
-                   f"{row['received_at']}  {row['last_error'] or ''}")
+                   f"{row['received_at']}  {problem or ''}")
+
+
+def _first_error(errors) -> str | None:
+    """The first validation error of an invalid event, as `field: message`."""
+    if not errors:
+        return None
+    if isinstance(errors, dict):
+        field, messages = next(iter(errors.items()))
+        first = _first_error(messages) if isinstance(messages, (dict, list)) else messages
+        return f"{field}: {first}" if field != "_body" else str(first)
+    if isinstance(errors, list):
+        return _first_error(errors[0]) if isinstance(errors[0], (dict, list)) else str(errors[0])
+    return str(errors)
 
 
 @events.command("show")

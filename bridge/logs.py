@@ -42,9 +42,14 @@ def context(**fields) -> Iterator[None]:
         _context.reset(token)
 
 
+def mask_email_addresses(text: str) -> str:
+    """Keep each email's first letter and domain: `jane@example.com` -> `j***@example.com`."""
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
 def mask(text: str) -> str:
     """Mask emails (keep first letter and domain) and anything that looks like a secret."""
-    text = _EMAIL.sub(r"\1***@\2", text)
+    text = mask_email_addresses(text)
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text

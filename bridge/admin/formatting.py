@@ -37,4 +37,17 @@ def ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f} ms"
 
 
-FILTERS = {"when": when, "age": age, "pct": pct, "ms": ms}
+def mask_emails(value):
+    """Shopper emails as `j***@example.com` in anything the console shows (raw payloads,
+    previews, the event's email); HTML stays HTML (an email has nothing to escape)."""
+    from markupsafe import Markup
+
+    from bridge.logs import mask_email_addresses
+
+    if value is None:
+        return ""
+    masked = mask_email_addresses(str(value))
+    return Markup(masked) if isinstance(value, Markup) else masked
+
+
+FILTERS = {"when": when, "age": age, "pct": pct, "ms": ms, "mask_emails": mask_emails}

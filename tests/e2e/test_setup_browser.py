@@ -5,6 +5,8 @@ Kustomer emulator and a stand-in for Okendo's subscription API (tests/e2e/okendo
 Real processes: gunicorn (`bridge web`) and the worker (`bridge worker`, which waits for
 Kustomer settings and then picks up the stored ones without a restart).
 """
+import re
+
 import pytest
 import requests
 
@@ -104,5 +106,19 @@ def test_an_admin_connects_okendo_and_kustomer_in_the_browser(fresh, okendo, bro
         html = page.content()
         for full in (secret, okendo.secrets[new_id], OKENDO_KEY):
             assert full not in html
+
+        # The events list fits the page, even with long ids and errors; emails are masked
+        # on an event's own page too (its raw payload and what the mapping makes of it).
+        long_error = requests.post(fresh.webhook_url, data=b'{"resourceType": "' + b"x" * 300 + b'"}', timeout=5)
+        assert long_error.status_code == 401  # unsigned: refused, nothing stored
+        okendo.deliver(new_id, b'{"resourceType": "review", "topic": "create", "resource": {"reviewId": "'
+                       + b"r" * 120 + b'"}}')
+        page.set_viewport_size({"width": 1024, "height": 800})
+        page.goto("/admin/events")
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        page.goto(f"/admin/events/{fresh.events()[-1]['id']}")
+        event_page = page.content()
+        assert "@example.com" in event_page and "***@example.com" in event_page
+        assert not re.search(r"[\w.+-]{2,}@example\.com", event_page.replace("***@", "@@@"))
     finally:
         context.close()

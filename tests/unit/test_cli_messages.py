@@ -56,3 +56,14 @@ def test_send_sample_to_nothing_listening_is_one_line(monkeypatch):
     assert result.exit_code == 1
     assert result.output.strip() == (f"Error: cannot reach http://127.0.0.1:{port}/webhooks/okendo: connection "
                                      "refused. Is the bridge running there (`make run` or `bridge web`)?")
+
+
+def test_invalid_events_in_the_list_say_what_is_wrong(client, runner):
+    from tests.helpers import signed_headers
+
+    for body in (b"not json at all", b'{"resourceType": "review", "topic": "create"}'):
+        assert client.post("/webhooks/okendo", data=body, headers=signed_headers(body)).json["status"] == "invalid"
+    lines = runner.invoke("events", "list").output.strip().splitlines()[-2:]
+    assert "None" not in " ".join(lines)
+    assert "review.create" in lines[0] and "resource" in lines[0]  # the missing field is named
+    assert "(not an Okendo event)" in lines[1] and "not valid JSON" in lines[1]
