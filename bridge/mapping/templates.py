@@ -230,7 +230,12 @@ DEFAULT_SUBJECT = """\
 DEFAULT_NOTE = """\
 Okendo {{ event.name }} (sequence {{ event.sequence_number }})
 Why this ticket: {{ decision.clause }}
-{% if review %}
+{% if review and event.topic == 'delete' %}
+
+The review was deleted in Okendo: its rating, text and reviewer are no longer available.
+Product: {{ review.productName or review.productId or '(unknown)' }}
+Review ID: {{ review.reviewId }}
+{% elif review %}
 
 Rating: {{ stars(review.rating) }} {{ review.rating if review.rating is not none else '(none)' }}/5
 Title: {{ review.title or '(no title)' }}

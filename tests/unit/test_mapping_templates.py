@@ -66,8 +66,10 @@ def test_default_note_survives_a_reduced_delete():
     ticket = render_ticket(settings_with(), event("review-delete"),
                            TicketDecision(True, False, "not negative: no rating"))
     assert ticket.warnings == ()
-    assert "Rating:  (none)/5" in ticket.note
-    assert "recommends: (unknown)" in ticket.note  # missing is not "no"
+    # A delete carries no rating, title or reviewer: the note says so instead of "(none)/5".
+    assert "(none)/5" not in ticket.note and "(no title)" not in ticket.note
+    assert "The review was deleted in Okendo" in ticket.note
+    assert "Review ID: 0b6e5f9a-5d0e-4d7b-8f53-2f1c8e3a9d10" in ticket.note
     assert ticket.subject == "review"
 
 
@@ -186,3 +188,4 @@ def test_substitute_rules():
     for bad in ["${}", "${not a name}", "${A", "${1A}"]:
         with pytest.raises(EnvReferenceError):
             substitute(bad, env)
+
