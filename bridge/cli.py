@@ -88,7 +88,7 @@ def web() -> None:
     """Only the web server (gunicorn), as the Procfile's web process."""
     settings = _settings()
     _require_migrated(settings)
-    _say_if_okendo_is_not_connected(settings)
+    _say_what_is_set_up(settings)
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:bridge.gunicorn_conf", "bridge.wsgi:app"]
     os.execv(sys.executable, argv)
 
@@ -137,9 +137,14 @@ def _wait_for_kustomer(settings: Settings) -> bool:
         return wait_for_kustomer(mappings.current, live)
 
 
-def _say_if_okendo_is_not_connected(settings: Settings) -> None:
+def _say_what_is_set_up(settings: Settings) -> None:
     import logging
 
+    if settings.admin_username and (settings.admin_password or settings.raw.get("ADMIN_PASSWORD_HASH")):
+        logging.getLogger("bridge.web").info("admin console at /admin/ (setup page: /admin/setup)")
+    else:
+        logging.getLogger("bridge.web").warning(
+            "admin console at /admin/ is disabled: set ADMIN_USERNAME and ADMIN_PASSWORD to enable it")
     if not _live(settings).webhook_secrets():
         logging.getLogger("bridge.web").warning(
             "no Okendo signing secret yet: webhooks are answered 503 'not set up yet' until you connect "

@@ -65,7 +65,7 @@ def test_web_starts_without_a_webhook_secret_and_answers_not_set_up_yet(bare):
     bare.start("web", *procfile_args(procfile()["web"]), ready_url=f"{bare.web_url}/healthz")
     answer = requests.post(bare.webhook_url, data=b"{}", headers={"content-type": "application/json"}, timeout=5)
     assert answer.status_code == 503 and answer.json()["error"] == "not set up yet"
-    assert "connect Okendo" in bare.log("web")
+    assert "connect Okendo" in bare.log("web") and "admin console at /admin/" in bare.log("web")
     assert bare.stop("web", signal.SIGTERM, timeout=25) == 0
 
 
