@@ -11,13 +11,12 @@ stored by the console's setup page).
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import signatures, store
+from bridge import json_body, signatures, store, webhook_secrets
 from bridge.alerts.refusals import note_refused_signature
 from bridge.models import EventStatus
 
@@ -38,7 +37,8 @@ def receive():
     if len(body) > settings.max_body_bytes:
         return _too_large(settings.max_body_bytes)
 
-    secrets = runtime.live.webhook_secrets()
+    book = webhook_secrets.current(runtime)
+    secrets = book.all_secrets()
     if not secrets:
         # Booted before anyone connected Okendo (the console's setup page does): Okendo
         # retries a 503, and nothing unsigned is ever stored.
@@ -46,13 +46,19 @@ def receive():
                        reason="no Okendo signing secret: connect Okendo at /admin/setup or set "
                               "OKENDO_WEBHOOK_SECRET"), 503, {"Retry-After": "60"}
     try:
-        verified = signatures.verify(body, request.headers, secrets)
+        verified, secret = signatures.verify_signed_by(body, request.headers, secrets)
     except signatures.SignatureError as exc:
         log.warning("refused webhook: %s", exc)
         note_refused_signature(current_app, str(exc))  # counted in memory; alerts on a burst
         return jsonify(error="invalid signature", reason=str(exc)), 401
 
+    # Only a verified body is parsed (parsing is the costlier, riskier step).
     fields, status, errors = _inspect(body)
+    refused = book.refusal(secret, fields.get("subscriber_id"), readable="resource_type" in fields)
+    if refused:
+        log.warning("refused webhook %s: %s", verified.id, refused)
+        note_refused_signature(current_app, refused)
+        return jsonify(error="invalid signature", reason=refused), 401
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
     try:
         with runtime.db.session() as session:
@@ -82,9 +88,13 @@ def _inspect(body: bytes):
     from bridge.okendo.schemas import EventValidationError, email_of, validate_event
 
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return {}, EventStatus.INVALID, {"_body": [f"not valid JSON: {exc}"]}
+        parsed = json_body.parse(body)
+    except json_body.BodyError as exc:
+        return {}, EventStatus.INVALID, {"_body": [str(exc)]}
+    payload = parsed.data
+    # Repaired text is delivered (with U+FFFD); the event says where, for an admin.
+    repaired = {"_repaired": [f"lone surrogate replaced by U+FFFD at {path}" for path in parsed.repaired]} \
+        if parsed.repaired else None
     envelope = payload if isinstance(payload, dict) else {}
     resource = envelope.get("resource") if isinstance(envelope.get("resource"), dict) else {}
     fields = {
@@ -96,13 +106,13 @@ def _inspect(body: bytes):
     try:
         event = validate_event(payload)
     except EventValidationError as exc:
-        return fields, EventStatus.INVALID, exc.as_json()
+        return fields, EventStatus.INVALID, {**exc.as_json(), **(repaired or {})}
     fields.update(resource_id=_text(event.resource_id, 128), email=_text(email_of(event), 320),
                   sequence_number=_text(event.sequence_number, 40))
     if not event.known:
         fields["last_error"] = f"resource type {event.resource_type!r} is not relayed"
-        return fields, EventStatus.SKIPPED, None
-    return fields, EventStatus.PENDING, None
+        return fields, EventStatus.SKIPPED, repaired
+    return fields, EventStatus.PENDING, repaired
 
 
 def _text(value, limit: int) -> str | None:

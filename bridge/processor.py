@@ -20,13 +20,12 @@ This is what the worker runs for "look at event N now". Failure policy:
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import timedelta
 from typing import Callable
 
-from bridge import attempt_log, lease as leases, logs, store
+from bridge import attempt_log, delivery_id, json_body, lease as leases, logs, store
 from bridge.body_size import encoded_size, fit_to_limit
 from bridge.models import EventStatus, utcnow
 from bridge.outcomes import Outcome, decide
@@ -83,11 +82,11 @@ class Processor:
 
         with self.db.session() as session:
             event = store.load(session, event_id)
-            body, attempts_so_far = event.body, event.attempts
+            body, attempts_so_far, webhook_id = event.body, event.attempts, event.webhook_id
 
         try:
-            validated = validate_event(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as exc:
+            validated = validate_event(json_body.parse(body).data)  # lone surrogates repaired
+        except json_body.BodyError as exc:
             return self._finish(event_id, EventStatus.INVALID, error=f"body is not valid JSON: {exc}",
                                 errors={"_body": [str(exc)]})
         except EventValidationError as exc:
@@ -122,6 +121,7 @@ class Processor:
                 if done.status == "failed":  # permanent failure: only a replay tries again
                     outcomes.append(Outcome(hook.key, "permanent", error=done.error))
                 continue
+            hook = delivery_id.stamped(hook, webhook_id)
             outcomes.append(self._save(event_id, self._deliver_hook(hook, plan.kustomer)))
         for card in plan.cards if self.timeline is not None else ():  # before the ticket: it links the card
             done = previous.get(card.key)

@@ -93,10 +93,23 @@ def verify(
     tolerance: int = TOLERANCE_SECONDS,
 ) -> WebhookHeaders:
     """Check the signature of `body` against every secret; return the headers if one matches."""
+    return verify_signed_by(body, headers, secrets, now=now, tolerance=tolerance)[0]
+
+
+def verify_signed_by(
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: Iterable[str],
+    *,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> tuple[WebhookHeaders, str]:
+    """Like `verify`, and also which of `secrets` signed it (so the caller can check that
+    the secret belongs to the store the event names, see `bridge.webhook_secrets`)."""
     keys = []
     for secret in secrets:
         try:
-            keys.append(decode_secret(secret))
+            keys.append((decode_secret(secret), secret))
         except ValueError:
             continue  # a malformed secret in the list must not block the good ones
     if not keys:
@@ -111,11 +124,13 @@ def verify(
 
     content = _signed_content(parsed.id, parsed.timestamp, body)
     offered = list(_offered_signatures(parsed.signature))
-    for key in keys:
+    if not offered:  # nothing to compare: spare the HMAC of a large body per secret
+        raise SignatureError("no v1 signature in webhook-signature")
+    for key, secret in keys:
         expected = hmac.new(key, content, hashlib.sha256).digest()
         # compare_digest against every offered entry: constant time per comparison.
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
-            return parsed
+            return parsed, secret
     raise SignatureError("no signature matches")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bridge import store
+from bridge import json_body, store
 from bridge.admin import stats
 from bridge.admin.filters import EventFilter
 from bridge.admin.redaction import redact_preview, redact_target
@@ -170,11 +170,11 @@ def _conversation_url(conversation_id: str) -> str | None:
 
 def _raw_body(body: bytes) -> str:
     """Pretty-printed JSON when the body is JSON, the text as received otherwise."""
-    text = body.decode("utf-8", errors="replace")
     try:
-        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        pass
+        text = json.dumps(json_body.parse(body).data, indent=2, ensure_ascii=False)
+    except json_body.BodyError:
+        # As received; a lone surrogate escape stays an escape, so the page can encode it.
+        text = body.decode("utf-8", errors="replace")
     if len(text) > RAW_BODY_LIMIT:
         text = text[:RAW_BODY_LIMIT] + f"\n… ({len(text) - RAW_BODY_LIMIT} more characters not shown)"
     return text
@@ -186,9 +186,9 @@ def _pretty(value) -> str:
 
 def _preview_of_body(body: bytes) -> dict:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return {"unavailable": f"the stored body is not valid JSON ({exc})"}
+        payload = json_body.parse(body).data
+    except json_body.BodyError as exc:
+        return {"unavailable": f"the stored body cannot be previewed ({exc})"}
     return _preview(payload)
 
 
@@ -287,9 +287,9 @@ def playground():
     preview = problem = None
     if payload_text.strip():
         try:
-            preview = _preview(json.loads(payload_text), which)
-        except ValueError as exc:
-            problem = f"not valid JSON: {exc}"
+            preview = _preview(json_body.parse(payload_text).data, which)
+        except json_body.BodyError as exc:
+            problem = str(exc)
     return render_template("admin/playground.html", samples=samples, sample=source, payload=payload_text,
                            preview=preview, problem=problem, mapping=_mapping_state(), which=which)
 

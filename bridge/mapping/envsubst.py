@@ -54,6 +54,17 @@ def has_reference(text: str) -> bool:
     return "${" in text
 
 
+def references(text: str) -> list[str]:
+    """The variable names ``text`` refers to (escapes and malformed references left out)."""
+    names = []
+    for match in _TOKEN.finditer(text):
+        inner = match.group(1)
+        reference = _REFERENCE.fullmatch(inner) if inner is not None else None
+        if reference is not None and reference.group("name") not in names:
+            names.append(reference.group("name"))
+    return names
+
+
 def substitute(text: str, env: Mapping[str, str]) -> Substituted:
     """Replace every reference in ``text`` (see the module docstring for the rules)."""
     if "${" not in text:

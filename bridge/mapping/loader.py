@@ -34,7 +34,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from bridge.mapping.envsubst import EnvReferenceError, MissingEnv, substitute
+from bridge.mapping import env_policy
+from bridge.mapping.envsubst import EnvReferenceError, MissingEnv, references, substitute
 from bridge.mapping.errors import MappingError, Problem
 
 Path_ = tuple  # a location in the document: ("routes", 0, "body")
@@ -180,6 +181,11 @@ def _plain(node: Any, path: Path_, document: Document, env: TypingMapping[str, s
     if isinstance(node, str):
         if isinstance(node, LiteralScalarString):
             document.literal_blocks.add(path)
+        names = references(str(node))
+        refused = env_policy.refusal(path, names) if names else None
+        if refused:
+            document.add_problem(path, refused)
+            return None
         try:
             substituted = substitute(str(node), env)
         except EnvReferenceError as error:

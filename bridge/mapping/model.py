@@ -138,6 +138,8 @@ class StoreSettings:
     name: str | None
     kustomer: KustomerTarget
     tickets: TicketSettings
+    # Its own Okendo secrets; None: it names none (the shared ones sign for it).
+    webhook_secrets: tuple[str, ...] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -252,8 +254,13 @@ def build_mapping(loaded: dict, document, env: TypingMapping[str, str]) -> Mappi
             target, target_warnings = _store_target(raw["kustomer"], default_target,
                                                     path + ("kustomer",), document)
             warnings += target_warnings
+        secrets = None
+        if "secret" in raw:
+            secrets, secret_problems, secret_warnings = _store_secrets(raw["secret"], path + ("secret",), document)
+            problems += secret_problems
+            warnings += secret_warnings
         stores[subscriber_id] = StoreSettings(subscriber_id=subscriber_id, name=raw.get("name"),
-                                              kustomer=target, tickets=tickets)
+                                              kustomer=target, tickets=tickets, webhook_secrets=secrets)
 
     if problems:
         raise MappingError(problems)
@@ -354,3 +361,23 @@ def _store_target(raw: dict, default: KustomerTarget, path: tuple, document
     return KustomerTarget(api_key=values["api_key"], api_base=values["api_base"],
                           missing_env=tuple(missing)), warnings
 
+
+
+def _store_secrets(raw, path: tuple, document) -> tuple[tuple[str, ...], list[Problem], list[Problem]]:
+    """A store's ``secret``: one or several (a rotation) ``whsec_`` values. Unset stays an
+    empty tuple, so the store accepts nothing (closed) rather than the shared secret."""
+    from bridge.config import _split_list
+    from bridge.signatures import decode_secret
+
+    value, unset = _env_value(raw)
+    if unset:
+        return (), [], [document.problem(path, (
+            f"{MissingEnv(unset).describe()}; events of this store are refused (401) until it is set"))]
+    secrets = tuple(_split_list(value or ""))
+    problems = []
+    for secret in secrets:
+        try:
+            decode_secret(secret)
+        except ValueError as error:
+            problems.append(document.problem(path, f"{error} (expected whsec_ and base64, as Okendo shows it)"))
+    return secrets, problems, []

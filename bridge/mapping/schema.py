@@ -487,6 +487,8 @@ class KustomerSchema(StrictSchema):
 
 class StoreSchema(StrictSchema):
     name = Text()
+    # This store's Okendo signing secret(s), `${NAME}` (see bridge.webhook_secrets).
+    secret = EnvText()
     kustomer = fields.Nested(KustomerSchema)
     # partial: an override names only what differs from the global tickets section.
     tickets = fields.Nested(TicketsSchema(partial=True))

@@ -534,8 +534,10 @@ def test_unset_variable_where_a_value_is_required_is_an_error():
             body: passthrough
     """)
     assert problems == [
-        "m.yaml:3:11: routes[0].name: ${ROUTE_NAME} is not set, and this value cannot be left"
-        " unset; set it or give a default with ${NAME:-default}",
+        # Issue 13: ${NAME} is refused outright outside URL, id and key fields.
+        "m.yaml:3:11: routes[0].name: ${ROUTE_NAME}: environment variables may only be used in url,"
+        " api_base, queue_id, team_ids, and a store's secret and kustomer.api_key (so that no secret"
+        " can reach a body or a ticket); write $${ for a literal ${",
         "m.yaml:5:10: routes[0].url: '${not valid}' is not a ${NAME} or ${NAME:-default}"
         " reference; write $${ for a literal ${",
     ]
