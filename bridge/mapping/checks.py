@@ -104,5 +104,18 @@ def _check_tickets(path: tuple, settings: TicketSettings, document, store_name,
                 if written is not None and part_path[0] not in written:
                     continue
                 problems.append(document.problem(path + ("conversation",) + part_path,
-                                                 _failure(sample, error.error)))
+                                                 _failure(sample, error.error),
+                                                 template_line=template_line_of(error.error)))
     return problems
+
+
+def template_line_of(error: BaseException) -> int | None:
+    """The template line an exception was raised at: Jinja rewrites tracebacks so that a
+    template's frames read ``<template>`` with the template's own line numbers."""
+    line = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == "<template>":
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line

@@ -228,7 +228,17 @@ def load_mapping_text(text: str, source: str = "<string>",
     from bridge.mapping.model import build_mapping
     from bridge.mapping.schema import validate_document
 
+    from bridge.mapping.limits import CheckTimeout, time_limit
+
     env = os.environ if env is None else env
+    try:
+        with time_limit():
+            return _load_checked(text, source, env, validate_document, build_mapping, check_against_samples)
+    except CheckTimeout as error:
+        raise MappingError([Problem(source, 0, 0, f"{error}; simplify the templates and filters")]) from None
+
+
+def _load_checked(text, source, env, validate_document, build_mapping, check_against_samples):
     document = parse_document(text, source, env)
     loaded, problems = validate_document(document)
     # A value the document step refused is None by now; the schema's complaint about

@@ -28,6 +28,7 @@ from jinja2 import ChainableUndefined, Template, meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bridge.mapping import limits
 from bridge.mapping.feedback import answer_text, answers_of, nps_of
 
 __all__ = [
@@ -46,8 +47,9 @@ __all__ = [
 ]
 
 
-class _StrictSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, raising on unsafe access instead of hiding it."""
+class _StrictSandbox(limits.BoundedSandboxMixin, ImmutableSandboxedEnvironment):
+    """The immutable sandbox, raising on unsafe access instead of hiding it, with bounds
+    on size, loops and output (:mod:`bridge.mapping.limits`)."""
 
     def unsafe_undefined(self, obj: Any, attribute: str):
         raise SecurityError(
@@ -75,6 +77,8 @@ SANDBOX.globals.pop("lipsum", None)  # nothing an admin needs; one less callable
 SANDBOX.globals["stars"] = stars
 SANDBOX.filters["answer_text"] = answer_text
 SANDBOX.filters["stars"] = stars
+SANDBOX.filters = {name: limits.bounded_filter(name, func) for name, func in SANDBOX.filters.items()}
+SANDBOX.globals[limits.COUNTED] = limits.counted  # every {% for %} iterates through it
 
 # Names a ticket template may use (see template_context); anything else is a typo.
 TEMPLATE_NAMES = frozenset({
@@ -106,7 +110,7 @@ def unknown_names(source: str, known: Iterable[str], *, expression: bool = False
 
 def render_template(source: str, context: dict) -> str:
     """Render; raises whatever the template raises (SecurityError included)."""
-    return compile_template(source).render(context)
+    return limits.render_bounded(compile_template(source), context)
 
 
 # --------------------------------------------------------------------------- contexts
@@ -204,7 +208,8 @@ def when_context(event) -> dict:
 
 def evaluate_when(source: str, event) -> bool:
     """Whether the filter holds for ``event``; raises what the expression raises."""
-    return bool(compile_when(source)(**when_context(event)))
+    with limits.render_budget():
+        return bool(compile_when(source)(**when_context(event)))
 
 
 # ------------------------------------------------------------------ built-in templates

@@ -339,7 +339,8 @@ def test_template_runtime_error_is_caught_at_check_time():
             note: |
               {{ review.title.split(1) }}
     """)
-    assert problems == ["m.yaml:6:11: tickets.conversation.note: fails on sample"
+    # The line inside the template where it failed (issue 13: a limit is refused with its line).
+    assert problems == ["m.yaml:7:7: tickets.conversation.note: fails on sample"
                         " review-create-negative: TypeError: must be str or None, not int"]
 
 
