@@ -14,12 +14,13 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key or None, MAX_CONTENT_LENGTH=settings.max_body_bytes + 1)
     app.extensions["bridge"] = runtime or build_runtime(settings)
 
-    from bridge import admin, health, ingest, metrics
+    from bridge import admin, health, http_hardening, ingest, metrics
 
     app.register_blueprint(ingest.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     admin.init_app(app)
+    http_hardening.init_app(app)
 
     @app.errorhandler(413)
     def too_large(_error):

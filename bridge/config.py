@@ -112,6 +112,7 @@ class Settings:
     secret_key: str | None
     port: int
     environment: str
+    body_read_seconds: float = 10.0
     raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Where the live mapping comes from: "database" (versions, edited in the console) or
     # "file" (BRIDGE_MAPPING hot-reloaded, for a mapping kept in git). See bridge/mapping/source.py.
@@ -144,6 +145,7 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or None,
             port=_int(env, "PORT", 8000),
             environment=env.get("BRIDGE_ENV", "production"),
+            body_read_seconds=_float(env, "BRIDGE_BODY_READ_SECONDS", 10.0),
             raw=dict(env),
             mapping_source=parse_mapping_source(env.get("BRIDGE_MAPPING_SOURCE")),
             public_url=(env.get("BRIDGE_PUBLIC_URL") or "").rstrip("/") or None,

@@ -5,6 +5,8 @@ benchmark can change them without editing code.
 """
 import os
 
+from bridge import hosting
+
 # Heroku gives the port in PORT; 8000 on a developer's machine.
 bind = f"{os.environ.get('BRIDGE_BIND', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 
@@ -27,8 +29,9 @@ keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 
-# Trust X-Forwarded-Proto from Heroku's router (it is the only thing in front of the dyno).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# Trust X-Forwarded-* from Heroku's router (the only way to a dyno), and elsewhere only
+# from a proxy on this machine (bridge/hosting.py says why).
+forwarded_allow_ips = hosting.forwarded_allow_ips()
 
 # Each worker builds its own database pool after the fork; never share one across processes.
 preload_app = False

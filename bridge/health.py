@@ -15,12 +15,15 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 when the database and the queue both answer; 503 (with which one failed) otherwise."""
+    """200 when the database takes a write and the queue answers; 503 (with which one failed) otherwise."""
     runtime = current_app.extensions["bridge"]
     checks = {}
     try:
         with runtime.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            # What ingest needs is a write: a read-only store (a PostgreSQL follower, a
+            # database set read-only, SQLite query_only) answers SELECT but refuses this,
+            # even though it changes no row. The transaction is rolled back on exit.
+            connection.execute(text("UPDATE events SET id = id WHERE 1 = 0"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"error: {type(exc).__name__}"

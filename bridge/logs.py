@@ -15,7 +15,13 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 # Also URL-encoded (`%40`): urllib3 logs request paths such as /v1/customers/email=a%40b.com at DEBUG.
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# Internationalised addresses (`иван@пример.рф`, `jörg.müller@exämple.de`), raw or
+# percent-encoded, and every character RFC 5322 allows in a local part (`o'brien`).
+_ENCODED_OR_WORD = r"(?:[\w-]|%[0-9A-Fa-f]{2})"
+_EMAIL = re.compile(r"([\w.!#$%&'*+?^~-])[\w.!#$%&'*+?^~-]*(?:@|%40)"
+                    rf"({_ENCODED_OR_WORD}+(?:\.{_ENCODED_OR_WORD}+)+)")
+# Kustomer's lookup path names the address; whatever its encoding, keep one character.
+_LOOKUP = re.compile(r"(/customers/email=)([^\s\"'&?/])[^\s\"'&?]*")
 _SECRETS = [
     (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_***"),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
@@ -49,6 +55,7 @@ def mask_email_addresses(text: str) -> str:
 
 def mask(text: str) -> str:
     """Mask emails (keep first letter and domain) and anything that looks like a secret."""
+    text = _LOOKUP.sub(r"\1\2***", text)
     text = mask_email_addresses(text)
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)

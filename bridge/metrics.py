@@ -17,20 +17,22 @@ database and a log line is what an operator greps when a number looks wrong.
 Failure policy: a scrape never errors. When the database does not answer, the reply
 is 200 with `okendo_bridge_up 0` (and the queue depth if the queue answered), so the
 alert is "bridge down", not "scrape failed". Each scrape runs a handful of GROUP BY
-queries; nothing is cached, so numbers are never stale.
+queries; the answer is kept for a few seconds (`metrics_access.ScrapeCache`) so that
+many scrapers cost the database one scrape, and `/metrics` asks for `METRICS_TOKEN`
+when it is set (and on Heroku, where it must be set).
 """
 from __future__ import annotations
 
 import logging
 from datetime import timezone
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import case, func, select
 
-from bridge import store
+from bridge import metrics_access, store
 from bridge.models import Attempt, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -148,12 +150,20 @@ def registry_for(runtime) -> CollectorRegistry:
 
 @bp.get("/metrics")
 def metrics():
+    settings = current_app.extensions["bridge"].settings
+    refused = metrics_access.refusal(settings.raw, request.headers.get("Authorization"))
+    if refused is not None:
+        status, message = refused
+        headers = {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else {}
+        return Response(message + "\n", status, mimetype="text/plain", headers=headers)
     registry = current_app.extensions["bridge.metrics"]
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    text = current_app.extensions["bridge.metrics.cache"].get(lambda: generate_latest(registry))
+    return Response(text, content_type=CONTENT_TYPE_LATEST)
 
 
 def init_app(app: Flask) -> None:
     app.extensions["bridge.metrics"] = registry_for(app.extensions["bridge"])
+    app.extensions["bridge.metrics.cache"] = metrics_access.ScrapeCache()
     app.register_blueprint(bp)
     # Request ids and per-request log lines ride along here so app.py needs no change.
     from bridge import requestlog

@@ -5,6 +5,9 @@ from bridge.logs import configure
 load_dotenv_if_present()
 configure()
 
+from bridge import body_deadline  # noqa: E402
 from bridge.app import create_app  # noqa: E402 - after .env is read
 
-app = create_app()
+flask_app = create_app()
+# gunicorn serves this: the Flask app behind a time limit on reading request bodies.
+app = body_deadline.wrap(flask_app, flask_app.extensions["bridge"].settings)

@@ -22,7 +22,7 @@ import logging
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bridge.admin import auth, redaction
+from bridge.admin import auth, login_limit, redaction
 from bridge.admin import setup as _setup_page  # noqa: F401 - registers /admin/setup on the blueprint
 from bridge.admin.views import bp
 from bridge.admin import mapping_views  # noqa: F401,E402 - registers /admin/mapping on bp
@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     settings = app.extensions["bridge"].settings
     creds = auth.Credentials.from_settings(settings)
     app.extensions["bridge.admin.credentials"] = creds
+    app.extensions["bridge.admin.login_limit"] = login_limit.LoginLimiter()
     app.extensions["bridge.admin.secrets"] = redaction.secret_values(settings.raw)
     _ensure_secret_key(app, creds)
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:

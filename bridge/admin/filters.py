@@ -26,7 +26,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     """`"2h"` -> two hours ago; `"2024-05-01"` or an ISO datetime (UTC if no zone)."""
     match = _RELATIVE.match(text)
     if match:
-        return (now or utcnow()) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return (now or utcnow()) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:  # 999999999d: before year 1
+            raise ValueError(f"since={text!r} reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -39,6 +39,8 @@ REPLAY_CHUNK = 500  # ids per UPDATE ... WHERE id IN (...), well under every dri
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 RAW_BODY_LIMIT = 256 * 1024  # characters of a raw body shown on the event page
 HIDDEN_HEADERS = ("webhook-signature", "svix-signature")
+MAX_ID = 2**63 - 1  # BIGINT
+MAX_PAGE = MAX_ID // PAGE_SIZE
 
 
 def runtime():
@@ -90,6 +92,8 @@ def _mapping_state() -> dict:
 def events():
     filters = EventFilter.from_args(request.args)
     page = max(1, request.args.get("page", 1, type=int) or 1)
+    if page > MAX_PAGE:
+        abort(400, description=f"page={page} is past any page there can be")
     with runtime().db.session() as session:
         total = filters.count(session)
         rows = store.list_events(session, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters.list_kwargs())
@@ -123,6 +127,7 @@ def _filter_choices(filters: EventFilter) -> dict:
 
 @bp.get("/events/<int:event_id>")
 def event_page(event_id: int):
+    _check_id(event_id)
     with runtime().db.session() as session:
         event = store.load(session, event_id, with_history=True)
         if event is None:
@@ -152,6 +157,12 @@ def _cards_of(actions) -> list[dict]:
                                                           a.result.get("customer_id")))
             for a in actions if a.key.startswith("timeline:") and a.status == "done"
             and isinstance(a.result, dict) and a.result.get("kobject_id")]
+
+
+def _check_id(event_id: int) -> None:
+    """Ids past a BIGINT overflow the database driver (a 500); they name no event."""
+    if event_id > MAX_ID:
+        abort(400, description=f"{event_id} is not an event id")
 
 
 def _ticket_for(session, event) -> Ticket | None:
@@ -223,6 +234,7 @@ def _preview(payload, which: str = "live") -> dict:
 # -- replay -----------------------------------------------------------------------------
 @bp.post("/events/<int:event_id>/replay")
 def replay_one(event_id: int):
+    _check_id(event_id)
     replayed = _replay([event_id])
     if replayed:
         flash(f"Replayed 1 event (event {event_id} is pending again; done actions are not redone).", "ok")

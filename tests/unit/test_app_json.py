@@ -15,6 +15,7 @@ NOT_FOR_APP_JSON = {
     "EMULATOR_RATE_LIMIT": "the local Kustomer emulator only",
     "EMULATOR_HOOK_LIMIT": "the local Kustomer emulator only",
     "BRIDGE_INSTANCE_DIR": "where the SQLite default lives; Heroku uses DATABASE_URL",
+    "DYNO": "Heroku sets it (the bridge reads it to know it runs there)",
 }
 
 
