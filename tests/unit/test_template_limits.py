@@ -71,3 +71,12 @@ routes:
     with pytest.raises(MappingError) as raised:
         load_mapping_text(text, "m.yaml", {})
     assert any(str(p).startswith("m.yaml:7:") and "limit" in str(p) for p in raised.value.problems)
+
+
+def test_checking_a_mapping_has_a_time_limit_on_the_main_thread():
+    from bridge.mapping.limits import CheckTimeout, time_limit
+
+    with pytest.raises(CheckTimeout):
+        with time_limit(0.2):
+            while True:
+                pass
