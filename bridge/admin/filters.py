@@ -51,10 +51,13 @@ class EventFilter:
     @classmethod
     def from_args(cls, args, default_status: str = "") -> "EventFilter":
         """Read the filter from a query string or form; `default_status` when none was sent."""
-        status = args.get("status", default_status).strip()
-        result = cls(status=status, resource_type=args.get("resource_type", "").strip(),
-                     topic=args.get("topic", "").strip(), store=args.get("store", "").strip(),
-                     since=args.get("since", "").strip(), q=args.get("q", "").strip())
+        def text(name: str, default: str = "") -> str:
+            # NUL cannot be in a PostgreSQL text parameter (a 500); no stored value holds one.
+            return args.get(name, default).replace("\x00", "").strip()
+
+        status = text("status", default_status)
+        result = cls(status=status, resource_type=text("resource_type"), topic=text("topic"),
+                     store=text("store"), since=text("since"), q=text("q"))
         if result.status and result.status not in EventStatus.ALL:
             result.problems.append(f"status={status!r} is not one of {', '.join(EventStatus.ALL)}; ignored")
             result.status = ""

@@ -163,7 +163,8 @@ def test_readiness_checks_a_write_not_only_a_read(database_url):
         if engine.dialect.name == "sqlite":
             cursor.execute("PRAGMA query_only = ON")
         else:
-            cursor.execute("SET default_transaction_read_only = on")
+            cursor.execute("SET SESSION default_transaction_read_only = on")
+            connection.commit()  # a SET inside a rolled-back transaction would not stay
         cursor.close()
 
     engine.dispose()  # new connections are read-only
@@ -180,6 +181,11 @@ AUTH = basic("admin", "correct horse battery staple")
                                  "/admin/events/100000000000000000000000"])
 def test_huge_numbers_in_admin_urls_answer_400(client, url):
     assert client.get(url, headers=AUTH).status_code == 400
+
+
+def test_a_nul_in_an_admin_search_is_not_a_500(client):
+    # PostgreSQL refuses NUL in a text parameter.
+    assert client.get("/admin/events?q=%00%ff&store=%00", headers=AUTH).status_code == 200
 
 
 def test_a_huge_replay_id_answers_400(client):
