@@ -26,6 +26,8 @@ about a day) rather than accepted under the wrong rule.
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -72,14 +74,26 @@ def book_from(shared: tuple[str, ...], mapping) -> SecretBook:
     return SecretBook(shared=tuple(shared), stores=stores)
 
 
+# A mapping that never loaded is re-read on every `current()`: a webhook must not pay
+# for that each time (nor let a stranger make the bridge pay for it), so a failed load
+# is remembered for this long.
+FAILED_LOAD_MEMORY_SECONDS = 5.0
+_failed_at: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def current(runtime) -> SecretBook:
     """The book for this request: shared secrets from the settings, store secrets from
     the live mapping (see the failure policy)."""
-    try:
-        mapping = runtime.mappings.current()
-    except Exception:  # noqa: BLE001 - a broken mapping must not stop the shared secrets
-        log.warning("the mapping does not load: only the shared OKENDO_WEBHOOK_SECRET is accepted")
-        mapping = None
+    mappings = runtime.mappings
+    mapping = None
+    failed_at = _failed_at.get(mappings)
+    if failed_at is None or time.monotonic() - failed_at >= FAILED_LOAD_MEMORY_SECONDS:
+        try:
+            mapping = mappings.current()
+            _failed_at.pop(mappings, None)
+        except Exception:  # noqa: BLE001 - a broken mapping must not stop the shared secrets
+            log.warning("the mapping does not load: only the shared OKENDO_WEBHOOK_SECRET is accepted")
+            _failed_at[mappings] = time.monotonic()
     live = getattr(runtime, "live", None)  # the environment, then the console's stored settings
     shared = live.webhook_secrets() if live is not None else runtime.settings.webhook_secrets
     return book_from(shared, mapping)

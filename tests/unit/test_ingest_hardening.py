@@ -207,3 +207,15 @@ def test_the_multi_store_example_ties_each_store_to_its_secret():
                            {"ACME_OKENDO_SECRET": ACME_SECRET, "GLOBEX_OKENDO_SECRET": GLOBEX_SECRET})
     assert mapping.store(ACME).webhook_secrets == (ACME_SECRET,)
     assert mapping.store(GLOBEX).webhook_secrets == (GLOBEX_SECRET,)
+
+
+def test_a_mapping_that_does_not_load_leaves_the_shared_secret_working(database_url, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nroutes: [oops\n")
+    app = create_app(Settings.from_env(make_env(database_url, BRIDGE_MAPPING=str(broken))))
+    client = app.test_client()
+    for _ in range(3):
+        body = review_of(ACME)
+        assert client.post(URL, data=body, headers=signed_headers(body, secret=SECRET)).status_code == 202
+        assert client.post(URL, data=body, headers=signed_headers(body, secret=ACME_SECRET)).status_code == 401
+    app.extensions["bridge"].close()
