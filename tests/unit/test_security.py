@@ -292,7 +292,8 @@ def test_no_secret_and_no_full_email_in_the_bridge_logs(logged_stack):
 
     logs = {name: stack.log(name) for name in ("web", "worker")}
     assert "stored webhook" in logs["web"] and "-> delivered" in logs["worker"]  # the logs are not empty
-    assert "p***@example.com" in logs["worker"]  # emails did reach log lines, masked
+    # Emails did reach log lines, masked (the lookup path keeps one character, issue 13).
+    assert "p***@example.com" in logs["worker"] or "/customers/email=p***" in logs["worker"]
     secrets = {
         "OKENDO_WEBHOOK_SECRET": SECRET, "its key": SECRET.removeprefix("whsec_"),
         "the other secret": OTHER_SECRET.removeprefix("whsec_"),
