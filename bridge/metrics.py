@@ -32,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import case, func, select
 
-from bridge import metrics_access, store
+from bridge import call_outcomes, metrics_access, store
 from bridge.models import Attempt, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -97,17 +97,26 @@ class DatabaseCollector:
     def _attempts(self, session):
         # Aggregates per action (not GROUP BY a CASE: PostgreSQL treats each bound copy
         # of the expression as a different one).
-        ok = func.sum(case((Attempt.status_code.between(200, 299), 1), else_=0))
+        ok = func.sum(case((call_outcomes.OK, 1), else_=0))
+        miss = func.sum(case((call_outcomes.LOOKUP_MISS, 1), else_=0))
         rows = session.execute(
-            select(Attempt.action_key, func.count(), ok).group_by(Attempt.action_key)
+            select(Attempt.action_key, func.count(), ok, miss).group_by(Attempt.action_key)
         ).all()
         family = CounterMetricFamily(f"{PREFIX}_delivery_attempts",
-                                     "HTTP calls to Kustomer, by action and outcome (ok = 2xx).",
+                                     "HTTP calls to Kustomer, by action and outcome (ok = 2xx; lookup_miss = "
+                                     "a 404 to a lookup, expected before a first create).",
                                      labels=["action", "outcome"])
-        for action, count, ok_count in rows:
-            family.add_metric([action, "ok"], int(ok_count or 0))
-            family.add_metric([action, "error"], count - int(ok_count or 0))
-        return [family]
+        for action, count, ok_count, miss_count in rows:
+            ok_count, miss_count = int(ok_count or 0), int(miss_count or 0)
+            family.add_metric([action, "ok"], ok_count)
+            family.add_metric([action, "lookup_miss"], miss_count)
+            family.add_metric([action, "error"], count - ok_count - miss_count)
+        extras = GaugeMetricFamily(f"{PREFIX}_ticket_extra_failures",
+                                   "Extra ticket steps Kustomer refused on delivered events (the note got "
+                                   "through), by step.", labels=["step"])
+        for step, count in call_outcomes.extra_failures(session).items():
+            extras.add_metric([step], count)
+        return [family, extras]
 
     def _latency(self, session):
         # Cumulative bucket counts in one pass: SUM(CASE WHEN latency <= le THEN 1 ELSE 0 END).

@@ -16,6 +16,7 @@ class Outcome:
     result: dict | None = None
     retry_after: float | None = None
     attempts: list = field(default_factory=list)
+    warnings: tuple[str, ...] = ()  # done, but a part of it was refused (e.g. a ticket's tags)
 
     @classmethod
     def from_error(cls, key: str, exc: Exception, attempts=()) -> "Outcome":
@@ -44,6 +45,8 @@ def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float,
     ones while the schedule lasts (the other actions may still get through); once
     it is exhausted, or when only permanent failures remain, the event is dead. An
     action that waits for another worker retries soon without spending an attempt.
+    A delivered event keeps its actions' warnings as its `last_error`, prefixed
+    "warning: ", so the event list and page show what was left out.
     """
     transient = [o for o in outcomes if o.kind == "transient"]
     permanent = [o for o in outcomes if o.kind == "permanent"]
@@ -64,7 +67,8 @@ def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float,
         delay = max((o.retry_after or 1.0) for o in waiting)
         return Verdict(EventStatus.RETRYING, error=_summary(waiting), next_attempt_at=now + timedelta(seconds=delay),
                        delay=delay, count_attempt=False)
-    return Verdict(EventStatus.DELIVERED)
+    warnings = [w for o in outcomes for w in o.warnings]
+    return Verdict(EventStatus.DELIVERED, error="warning: " + "; ".join(warnings) if warnings else None)
 
 
 def _summary(outcomes: list[Outcome]) -> str:

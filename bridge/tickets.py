@@ -7,15 +7,23 @@ Exactly once, across retries, replays, several workers and crashes:
   taken over;
 - before creating, the conversation is looked up by its externalId, so a crash
   between Kustomer's answer and our commit finds the one already made;
-- each step of an event (conversation, tags, note, reopen) is recorded as a
-  sub-action (`ticket:conversation`, `ticket:note`, ...) once done, and skipped on
-  a retry.
+- the steps run in this order: customer, conversation, note, then the extras
+  (tags, reopen), so an agent always gets the note even when an extra is refused;
+- each step of an event is recorded as a sub-action (`ticket:conversation`,
+  `ticket:note`, `ticket:tags`, `ticket:reopen`) once done, and skipped on a retry;
+- a note is posted exactly once: the `ticket:note` step is marked `sending` before
+  the POST, and a round that finds that mark (a crash or a timeout came between
+  Kustomer's answer and our record) first lists the conversation's notes and looks
+  for the note's externalId.
 Later events of the same resource add a note to the same conversation: an update
 that is still negative reopens it, one that turned positive says so, a delete
-says so. Failure policy: Kustomer errors become the action's Outcome (transient →
-retried on the schedule, 429s included: never dropped; permanent/configuration →
-dead with the reason). A shopper without an email gets a customer identified by
-an Okendo-derived externalId instead.
+says so. Failure policy: Kustomer errors in the customer, conversation and note
+steps become the action's Outcome (transient → retried on the schedule, 429s
+included: never dropped; permanent/configuration → dead with the reason). A
+permanent or configuration failure of an extra is recorded on its sub-action with
+the reason and becomes a warning: the event ends `delivered`, the note is there.
+A transient failure of an extra is retried like any other. A shopper without an
+email gets a customer identified by an Okendo-derived externalId instead.
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KEY = "ticket"
 CREATING, OPEN = "creating", "open"
+SENDING = "sending"  # a sub-action whose request may have reached Kustomer; not known done
 # How long a worker may take to open a conversation before another may take over is the
 # event's own lease (BRIDGE_LEASE_SECONDS), since opening it is part of processing the event.
 # A fixed, longer lease outlived a killed worker's event lease, so the event's own retries
@@ -59,7 +68,8 @@ class TicketService:
                 return _outcome_for(exc, tries)
         if isinstance(result, Outcome):
             return result
-        return Outcome(KEY, "done", result=result, attempts=list(tries))
+        return Outcome(KEY, "done", result=result, attempts=list(tries),
+                       warnings=tuple(result.get("warnings") or ()))
 
     # -- the steps -------------------------------------------------------------------
     def _apply(self, event_id, event, plan, client, problem):
@@ -86,25 +96,79 @@ class TicketService:
                                retry_after=BUSY_RETRY_SECONDS)
         if ticket.state == CREATING:
             ticket = self._create_conversation(event_id, event, ticket, rendered, client)
-        done = store.done_action_keys_for(self.db, event_id)
+        steps = self._steps(event_id)
         # An event that opened the conversation (maybe in an earlier, interrupted round)
         # writes the full note; later events of the resource add an update to it.
-        lifecycle = "opened" if "ticket:conversation" in done else _lifecycle(event, decision)
+        lifecycle = "opened" if _is_done(steps, "ticket:conversation") else _lifecycle(event, decision)
 
         conversation_id = ticket.conversation_id
-        if lifecycle == "still negative" and "ticket:reopen" not in done:
-            client.update_conversation(conversation_id, status="open")
-            self._step_done(event_id, "ticket:reopen", {"conversation_id": conversation_id})
-        if "ticket:note" not in done:
+        warnings = []
+        if not _is_done(steps, "ticket:note"):
             from bridge.mapping.ticket import truncate_note
 
             note = rendered.note if lifecycle == "opened" else \
                 truncate_note(f"{_headline(event, lifecycle, decision)}\n\n{rendered.note}")
-            created = client.create_note(conversation_id, note,
-                                         external_id=f"okendo-note-{event_id}")
-            self._step_done(event_id, "ticket:note", {"note_id": (created or {}).get("id")})
-        return {"ticket": lifecycle, "conversation_id": conversation_id, "customer_id": ticket.customer_id,
-                "external_id": ticket.external_id, "clause": decision.clause}
+            warnings += self._post_note_once(event_id, steps.get("ticket:note"), client, conversation_id, note)
+        # The extras come after the note: a refused tag must never cost the agent the note.
+        if lifecycle == "opened" and rendered.tags:
+            warnings += self._extra(event_id, steps, "ticket:tags", {"tags": list(rendered.tags)},
+                                    lambda: client.add_conversation_tags(conversation_id, list(rendered.tags)))
+        if lifecycle == "still negative":
+            warnings += self._extra(event_id, steps, "ticket:reopen", {"conversation_id": conversation_id},
+                                    lambda: client.update_conversation(conversation_id, status="open"))
+        result = {"ticket": lifecycle, "conversation_id": conversation_id, "customer_id": ticket.customer_id,
+                  "external_id": ticket.external_id, "clause": decision.clause}
+        if warnings:
+            result["warnings"] = warnings
+        return result
+
+    def _post_note_once(self, event_id, step, client, conversation_id, note) -> list[str]:
+        """Post the note unless an earlier, unrecorded try already did; returns warnings."""
+        from bridge.kustomer.errors import ConfigurationError
+
+        external_id = f"okendo-note-{event_id}"
+        warnings = []
+        if step is not None and step.status == SENDING:
+            try:
+                found = client.find_note_by_external_id(conversation_id, external_id)
+            except ConfigurationError as exc:
+                # Listing notes needs org.permission.note.read. A note twice is better than
+                # none, so post it, and say so.
+                found = None
+                warnings.append(f"ticket:note: could not look for an earlier copy of the note, so it may "
+                                f"appear twice ({exc})")
+            if found is not None:
+                self._step_done(event_id, "ticket:note", {"note_id": found.get("id"), "found_existing": True})
+                return warnings
+        self._step(event_id, "ticket:note", SENDING, {"conversation_id": conversation_id})
+        created = client.create_note(conversation_id, note, external_id=external_id)
+        self._step_done(event_id, "ticket:note", {"note_id": (created or {}).get("id")})
+        return warnings
+
+    def _extra(self, event_id, steps, key, result, call) -> list[str]:
+        """Run an extra step once; a permanent refusal is recorded and returned as a warning."""
+        from bridge.kustomer.errors import KustomerError, TransientError
+
+        step = steps.get(key)
+        if step is not None and step.status == "done":
+            return []
+        if step is not None and step.status == "failed":
+            return [f"{key}: {step.error}"]
+        try:
+            call()
+        except TransientError:
+            raise  # retried on the schedule; the note is already recorded, so it is not redone
+        except KustomerError as exc:
+            self._step(event_id, key, "failed", error=str(exc))
+            log.warning("event %s: %s refused; the ticket is open without it: %s", event_id, key, exc,
+                        extra={"event_id": event_id})
+            return [f"{key}: {exc}"]
+        self._step_done(event_id, key, result)
+        return []
+
+    def _steps(self, event_id: int) -> dict:
+        with self.db.session() as session:
+            return store.done_action_keys(session, event_id)
 
     def _create_conversation(self, event_id, event, ticket, rendered, client) -> Ticket:
         customer = self._customer(event, client)
@@ -117,8 +181,6 @@ class TicketService:
                 queue={"id": rendered.queue_id} if rendered.queue_id else None,
                 custom=dict(rendered.custom) or None,
             )
-        if rendered.tags:
-            client.add_conversation_tags(conversation["id"], list(rendered.tags))
         with self.db.session() as session:
             leases.fence(session)
             session.execute(update(Ticket).where(Ticket.id == ticket.id).values(
@@ -169,9 +231,17 @@ class TicketService:
         return (self._ticket_row(event), not taken)
 
     def _step_done(self, event_id: int, key: str, result: dict) -> None:
+        self._step(event_id, key, "done", result)
+
+    def _step(self, event_id: int, key: str, status: str, result: dict | None = None,
+              error: str | None = None) -> None:
         with self.db.session() as session:
             leases.fence(session)
-            store.record_action(session, event_id, key, "done", result=result)
+            store.record_action(session, event_id, key, status, result=result, error=error)
+
+
+def _is_done(steps: dict, key: str) -> bool:
+    return key in steps and steps[key].status == "done"
 
 
 def _hold(ticket: Ticket) -> None:

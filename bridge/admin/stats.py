@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select
 
-from bridge import store
+from bridge import call_outcomes, store
 from bridge.models import Attempt, Event, EventStatus, utcnow
 
 WINDOWS = (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1)))
@@ -26,6 +26,7 @@ class Window:
     dead: int
     attempts: int
     attempts_ok: int
+    lookup_misses: int = 0  # 404s to lookups: expected, not failures (see call_outcomes)
 
     @property
     def total(self) -> int:
@@ -39,7 +40,8 @@ class Window:
 
     @property
     def attempt_success_rate(self) -> float | None:
-        return self.attempts_ok / self.attempts if self.attempts else None
+        """Share of Kustomer calls that worked: 2xx, or a lookup that found nothing yet."""
+        return (self.attempts_ok + self.lookup_misses) / self.attempts if self.attempts else None
 
 
 @dataclass
@@ -64,12 +66,15 @@ def window(session, label: str, since: datetime) -> Window:
         select(func.coalesce(Event.resource_type, "(unknown)"), func.count())
         .where(Event.received_at >= since).group_by(Event.resource_type).order_by(func.count().desc())
     ).all())
-    ok = case((Attempt.status_code.between(200, 299), 1), else_=0)
-    attempts, attempts_ok = session.execute(
-        select(func.count(), func.coalesce(func.sum(ok), 0)).where(Attempt.started_at >= since)
+    ok = case((call_outcomes.OK, 1), else_=0)
+    miss = case((call_outcomes.LOOKUP_MISS, 1), else_=0)
+    attempts, attempts_ok, misses = session.execute(
+        select(func.count(), func.coalesce(func.sum(ok), 0), func.coalesce(func.sum(miss), 0))
+        .where(Attempt.started_at >= since)
     ).one()
     return Window(label, by_status, by_type, delivered=by_status[EventStatus.DELIVERED],
-                  dead=by_status[EventStatus.DEAD], attempts=attempts, attempts_ok=int(attempts_ok))
+                  dead=by_status[EventStatus.DEAD], attempts=attempts, attempts_ok=int(attempts_ok),
+                  lookup_misses=int(misses))
 
 
 def overview(runtime) -> Overview:

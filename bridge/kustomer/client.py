@@ -74,6 +74,8 @@ Answer = tuple[requests.Response, float]  # the response and the latency of its 
 HOOK_BODY_LIMIT = contract.HOOK_BODY_LIMIT
 NOTE_BODY_LIMIT = 10_240  # characters, per the notes endpoint
 TRUNCATION_MARKER = "… [truncated]"
+NOTES_PAGE_SIZE = 100  # GetNotesByConversation's page size (its maximum is not documented)
+NOTES_MAX_PAGES = 20  # a ticket with more than 2,000 notes is not one the bridge wrote
 EPOCH_THRESHOLD = 10**9  # an x-ratelimit-reset above this is a Unix time, not a delay
 
 try:
@@ -308,9 +310,41 @@ class KustomerClient:
         if len(body) > NOTE_BODY_LIMIT:
             body = body[: NOTE_BODY_LIMIT - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
         payload = _without_none(body=body, externalId=external_id)
-        return self._data(
-            self._api("POST", f"/v1/conversations/{_quote(conversation_id)}/notes", payload)
-        )
+        # Like a conversation create, a note POST that timed out may have been written: only
+        # a 429 is retried in-call; the caller looks for the note's externalId before posting
+        # it again (see tickets.py).
+        return self._data(self._api(
+            "POST", f"/v1/conversations/{_quote(conversation_id)}/notes", payload,
+            retry_only_rejected=True))
+
+    def list_conversation_notes(self, conversation_id: str, page: int = 1) -> tuple[list, bool]:
+        """One page of a conversation's notes, oldest first: (notes, whether more pages follow)."""
+        response = self._api(
+            "GET", f"/v1/conversations/{_quote(conversation_id)}/notes?page={int(page)}"
+                   f"&pageSize={NOTES_PAGE_SIZE}")
+        notes = self._data(response)
+        if not isinstance(notes, list):
+            raise PermanentError(f"Kustomer listed notes as {type(notes).__name__}, not a list",
+                                 status=response.status_code, url=redact_url(response.url or ""))
+        meta = (response.json() or {}).get("meta") or {}
+        pages = meta.get("totalPages") if isinstance(meta, dict) else None
+        more = page < pages if isinstance(pages, int) else len(notes) >= NOTES_PAGE_SIZE
+        return notes, more
+
+    def find_note_by_external_id(self, conversation_id: str, external_id: str) -> dict | None:
+        """The conversation's note with ``external_id``, looked for in up to NOTES_MAX_PAGES pages.
+
+        Kustomer has no note lookup by externalId, so this lists the conversation's notes.
+        """
+        for page in range(1, NOTES_MAX_PAGES + 1):
+            notes, more = self.list_conversation_notes(conversation_id, page)
+            for note in notes:
+                attributes = note.get("attributes") if isinstance(note, dict) else None
+                if isinstance(attributes, dict) and attributes.get("externalId") == external_id:
+                    return note
+            if not more:
+                break
+        return None
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from bridge.models import Ticket
 from tests.conftest import KUSTOMER_BASE, REVIEW_HOOK, SURVEY_HOOK
 from tests.kustomer_contract import checked_mock
 from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
+from tests.unit.test_admin import basic
 from tests.unit.test_processor import event, ingest, make_due
 
 CUSTOMER_BY_EMAIL = re.compile(re.escape(KUSTOMER_BASE) + r"/v1/customers/email=.*")
@@ -32,6 +33,7 @@ def kustomer():
         mock.post(SURVEY_HOOK, json={}, status=200)
         mock.post(TAGS, json={}, status=200)
         mock.post(NOTES, json={"data": {"type": "note", "id": "note_1"}}, status=201)
+        mock.get(NOTES, json={"meta": {"page": 1, "totalPages": 1}, "data": []}, status=200)
         mock.patch(PATCH_CONVERSATION, json=CONVERSATION, status=200)
         yield mock
 
@@ -201,3 +203,89 @@ def test_a_ticket_being_opened_by_another_worker_makes_this_one_wait(client, run
     assert "another worker is opening this ticket" in event(runtime, event_id).last_error
     assert event(runtime, event_id).attempts == 0  # waiting is not a failed delivery
     assert calls(kustomer, "POST", CONVERSATIONS) == []
+
+
+def kustomer_path(call) -> str:
+    return call.request.method + " " + call.request.url.split("?")[0].replace(KUSTOMER_BASE, "")
+
+
+def test_the_steps_run_customer_conversation_note_then_tags(client, runtime, kustomer):
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    ticket_calls = [kustomer_path(c) for c in kustomer.calls if "/hooks/" not in c.request.url]
+    assert [re.sub(r"=.*", "=…", p) for p in ticket_calls] == [
+        "GET /v1/customers/email=…", "GET /v1/conversations/externalId=…", "POST /v1/conversations",
+        "POST /v1/conversations/conv_1/notes", "POST /v1/conversations/conv_1/tags"]
+    assert posted(kustomer, "POST", TAGS.pattern) == [["okendo", "negative-feedback"]]
+
+
+def test_refused_tags_leave_the_event_delivered_with_the_note_and_a_warning(client, runtime, kustomer):
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    kustomer.replace(responses.POST, TAGS, status=400,
+                     json={"errors": [{"status": "400", "code": "bad_request", "detail": "tag names refused"}]})
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+
+    assert len(posted(kustomer, "POST", NOTES.pattern)) == 1
+    stored = event(runtime, event_id)
+    assert stored.last_error.startswith("warning: ticket:tags:") and "tag names refused" in stored.last_error
+    from bridge import store
+    with runtime.db.session() as session:
+        steps = store.done_action_keys(session, event_id)
+    assert steps["ticket:tags"].status == "failed" and "tag names refused" in steps["ticket:tags"].error
+    assert steps["ticket:note"].status == "done" and steps["ticket"].status == "done"
+
+    page = client.get(f"/admin/events/{event_id}", headers=basic())
+    assert page.status_code == 200 and b"Warning" in page.data and b"tag names refused" in page.data
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'okendo_bridge_ticket_extra_failures{step="ticket:tags"} 1.0' in metrics
+
+
+def test_a_note_whose_answer_was_lost_is_found_by_its_external_id_not_posted_again(client, runtime, kustomer):
+    import requests
+
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    kustomer.replace(responses.POST, NOTES, body=requests.ConnectionError("connection reset"))
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "retrying"
+    # Kustomer did write it before the connection dropped.
+    kustomer.replace(responses.GET, NOTES, status=200, json={"meta": {"page": 1, "totalPages": 1}, "data": [
+        {"type": "note", "id": "note_9", "attributes": {"body": "…", "externalId": f"okendo-note-{event_id}"}}]})
+    kustomer.replace(responses.POST, NOTES, status=201, json={"data": {"type": "note", "id": "note_2"}})
+    make_due(runtime, event_id)
+    assert runtime.processor.process(event_id) == "delivered"
+    assert [getattr(c.response, "status_code", None) for c in calls(kustomer, "POST", NOTES.pattern)] == [None]
+    assert len(calls(kustomer, "GET", NOTES.pattern)) == 1
+
+
+def test_a_note_that_never_arrived_is_posted_after_the_check(client, runtime, kustomer):
+    import requests
+
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    kustomer.replace(responses.POST, NOTES, body=requests.ConnectionError("connection refused"))
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "retrying"
+    kustomer.replace(responses.POST, NOTES, status=201, json={"data": {"type": "note", "id": "note_2"}})
+    make_due(runtime, event_id)
+    assert runtime.processor.process(event_id) == "delivered"
+    assert len(calls(kustomer, "GET", NOTES.pattern)) == 1
+    assert [getattr(c.response, "status_code", None) for c in calls(kustomer, "POST", NOTES.pattern)] == [None, 201]
+
+
+def test_a_404_to_a_lookup_is_a_lookup_miss_not_a_failed_call(client, runtime, kustomer):
+    kustomer.get(CUSTOMER_BY_EMAIL, json=NOT_FOUND, status=404)
+    kustomer.post(CUSTOMERS, json=CUSTOMER, status=201)
+    no_conversation_yet(kustomer)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'okendo_bridge_delivery_attempts_total{action="ticket",outcome="lookup_miss"} 2.0' in metrics
+    assert 'okendo_bridge_delivery_attempts_total{action="ticket",outcome="error"} 0.0' in metrics
+    overview = client.get("/admin/", headers=basic()).get_data(as_text=True)
+    assert "(100.0%)" in overview and "Lookup misses" in overview
