@@ -82,6 +82,20 @@ def test_negative_review_updated_twice_and_redelivered_keeps_one_conversation(st
     assert "no longer negative" in notes[2]
 
 
+def test_a_negative_review_against_the_strict_emulator_opens_one_tagged_conversation_with_one_note(stack):
+    """The emulator refuses anything outside Kustomer's published contract (bridge.kustomer.contract)."""
+    stack.send(SAMPLES / "review-create-negative.json")
+    [row] = stack.wait_until_settled(1)
+    assert row["status"] == "delivered" and not row["last_error"]
+    received = stack.received()
+    assert len(received["customers"]) == 1
+    [conversation] = received["conversations"]
+    assert conversation["tags"] == ["okendo", "negative-feedback"]
+    [note] = conversation["notes"]
+    assert "Zip broke in a week" in note["attributes"]["body"]
+    assert note["attributes"]["externalId"] == f"okendo-note-{row['id']}"
+
+
 def test_positive_review_opens_nothing_and_detractor_survey_opens_one(stack):
     stack.send(SAMPLES / "review-create-positive.json")
     stack.send(SAMPLES / "survey_response-create-detractor.json")
