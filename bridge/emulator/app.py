@@ -230,52 +230,52 @@ def form_hook_without_org(hook_hash: str):
 
 
 @api.get("/v1/customers/<path:ident>")
-@kustomer_call("api", roles=("org.permission.customer.read",))
+@kustomer_call("api", roles=("org.permission.customer.read", "org.user.customer.read"))
 def get_customer(ident: str):
     by, value = _lookup(ident, ("email", "externalId", "phone"))
     return {"data": _state().find_customer(by, value)}
 
 
 @api.post("/v1/customers")
-@kustomer_call("api", roles=("org.permission.customer.create",))
+@kustomer_call("api", roles=("org.permission.customer.create", "org.user.customer.write"))
 def create_customer():
     return {"data": _state().create_customer(_json_object())}, 201
 
 
 @api.post("/v1/conversations")
-@kustomer_call("api", roles=("org.permission.conversation.create",))
+@kustomer_call("api", roles=("org.permission.conversation.create", "org.user.conversation.write"))
 def create_conversation():
     body = _json_object()
     return {"data": _state().create_conversation(body.get("customer"), body)}, 201
 
 
 @api.post("/v1/customers/<customer_id>/conversations")
-@kustomer_call("api", roles=("org.permission.conversation.create",))
+@kustomer_call("api", roles=("org.permission.conversation.create", "org.user.conversation.write"))
 def create_customer_conversation(customer_id: str):
     return {"data": _state().create_conversation(customer_id, _json_object())}, 201
 
 
 @api.get("/v1/conversations/<path:ident>")
-@kustomer_call("api", roles=("org.permission.conversation.read",))
+@kustomer_call("api", roles=("org.permission.conversation.read", "org.user.conversation.read"))
 def get_conversation(ident: str):
     by, value = _lookup(ident, ("externalId",))
     return {"data": _state().find_conversation(by, value)}
 
 
 @api.patch("/v1/conversations/<conversation_id>")
-@kustomer_call("api", roles=("org.permission.conversation.update",))
+@kustomer_call("api", roles=("org.permission.conversation.update", "org.user.conversation.write"))
 def update_conversation(conversation_id: str):
     return {"data": _state().update_conversation(conversation_id, _json_object())}
 
 
 @api.post("/v1/conversations/<conversation_id>/tags")
-@kustomer_call("api", roles=("org.permission.conversation.update",))
+@kustomer_call("api", roles=("org.permission.conversation.update", "org.user.conversation.write"))
 def tag_conversation(conversation_id: str):
     return {"data": _state().add_tags(conversation_id, request.get_json(silent=True))}
 
 
 @api.get("/v1/conversations/<conversation_id>/notes")
-@kustomer_call("api", roles=("org.permission.note.read",))
+@kustomer_call("api", roles=("org.permission.note.read", "org.user.note.read"))
 def list_notes(conversation_id: str):
     try:
         page = int(request.args.get("page", 1))
@@ -288,7 +288,7 @@ def list_notes(conversation_id: str):
 
 
 @api.post("/v1/conversations/<conversation_id>/notes")
-@kustomer_call("api", roles=("org.permission.note.create",))
+@kustomer_call("api", roles=("org.permission.note.create", "org.user.note.write"))
 def create_note(conversation_id: str):
     return {"data": _state().add_note(conversation_id, _json_object())}, 201
 

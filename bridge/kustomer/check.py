@@ -21,17 +21,28 @@ REGIONAL_HOSTS = {
     "api.prod4.kustomerapp.com": "India",
 }
 HOOK_ROLES = {"org.hooks", "org.hook"}
-TICKET_ROLES = (
-    "org.permission.customer.read", "org.permission.customer.create",
-    "org.permission.conversation.create", "org.permission.conversation.read",
-    "org.permission.conversation.update", "org.permission.note.create",
-)
+# Each role tickets need, with the legacy names old keys carry instead (Kustomer's docs list
+# them as "Legacy" beside each endpoint's role; either one works).
+TICKET_ROLES = {
+    "org.permission.customer.read": ("org.user.customer.read",),
+    "org.permission.customer.create": ("org.user.customer.write",),
+    "org.permission.conversation.create": ("org.user.conversation.write",),
+    "org.permission.conversation.read": ("org.user.conversation.read",),
+    "org.permission.conversation.update": ("org.user.conversation.write",),
+    "org.permission.note.create": ("org.user.note.write",),
+}
 # Timeline cards (bridge.timeline), each with its legacy name, which old keys carry instead.
 TIMELINE_ROLES = {
     "org.permission.klass.read": "org.user.klass.read", "org.permission.kobject.read": "org.user.kobject.read",
     "org.permission.kobject.create": "org.user.kobject.write", "org.permission.kobject.update": "org.user.kobject.write",
 }
-HOOK_PATH = re.compile(r"^/v1/hooks/(web/[^/]+|form/[^/]+/[^/]+)/?$")
+# Not required: lets a retried note be looked for before it is posted again (else it is
+# posted, and may show twice).
+NOTE_READ_ROLES = ("org.permission.note.read", "org.user.note.read")
+# A web hook needs the key; a form hook takes no auth. Kustomer's docs show form hooks both
+# with and without the org segment.
+HOOK_PATH = re.compile(r"^/v1/hooks/(?P<kind>web|form)/[^/]+(?:/[^/]+)?/?$")
+WEB_HOOK_PATH = re.compile(r"^/v1/hooks/web/[^/]+/?$")
 
 
 @dataclass(frozen=True)
@@ -70,16 +81,20 @@ def check(target, hooks: list[tuple[str, str | None, tuple[str, ...]]], tickets_
         roles, token_findings = _read_roles(target.api_key, base, make_client)
         findings += token_findings
     if roles is not None:
+        web_hooks = [url for _, url, _ in hooks if url and WEB_HOOK_PATH.match(urlparse(url).path)]
         if roles & HOOK_ROLES:
             findings.append(Finding(True, "the key may post to web hooks (org.hooks)"))
-        elif hooks:
+        elif web_hooks:
             findings.append(Finding(False, "the key lacks org.hooks: web hooks will answer 403; make a key "
                                            "with the org.hooks role"))
-        missing = [r for r in TICKET_ROLES if r not in roles]
+        missing = [role for role, legacy in TICKET_ROLES.items() if not roles & {role, *legacy}]
         if tickets_enabled and missing:
             findings.append(Finding(False, "tickets are enabled but the key lacks " + ", ".join(missing)))
         elif tickets_enabled:
             findings.append(Finding(True, "the key has every role tickets need"))
+            if not roles & set(NOTE_READ_ROLES):
+                findings.append(Finding(None, "the key lacks org.permission.note.read: after a lost answer a note "
+                                              "is posted again without first looking for it, so it may show twice"))
         lacking = [r for r, legacy in TIMELINE_ROLES.items() if r not in roles and legacy not in roles]
         if timeline_enabled and lacking:
             findings.append(Finding(None, "a timeline route is on but the key lacks " + ", ".join(lacking)
@@ -138,9 +153,10 @@ def _check_hook(name: str, url: str | None, missing_env, base: str | None) -> li
         return [Finding(False, f"route {name}: {', '.join(missing_env) or 'its url'} is not set")]
     parsed = urlparse(url)
     shown = redact_url(url)
-    if not HOOK_PATH.match(parsed.path):
-        return [Finding(False, f"route {name}: {shown} is not a Kustomer hook URL "
-                               "(expected /v1/hooks/web/<hash> or /v1/hooks/form/<org>/<hash>)")]
+    shape = HOOK_PATH.match(parsed.path)
+    if not shape or (shape["kind"] == "web" and not WEB_HOOK_PATH.match(parsed.path)):
+        return [Finding(False, f"route {name}: {shown} is not a Kustomer hook URL (expected /v1/hooks/web/<hash>, "
+                               "/v1/hooks/form/<org>/<hash> or /v1/hooks/form/<hash>)")]
     hook_region, base_region = region_of(url), region_of(base or "")
     if hook_region and base_region and "org" not in (hook_region, base_region) and hook_region != base_region:
         return [Finding(False, f"route {name}: the hook is in the {hook_region} region but KUSTOMER_API_BASE is "

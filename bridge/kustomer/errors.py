@@ -26,7 +26,8 @@ BODY_EXCERPT_LIMIT = 500
 HOOK_ROLES = "posting to hooks needs org.hooks (older docs: org.hook)"
 TICKET_ROLES = (
     "tickets need org.permission.customer.read/create, "
-    "org.permission.conversation.create/read/update, org.permission.note.create"
+    "org.permission.conversation.create/read/update, org.permission.note.create "
+    "(old keys: the org.user.* roles), and org.permission.note.read to list notes"
 )
 
 

@@ -70,3 +70,33 @@ def test_regions():
     assert region_of("https://acme.api.kustomerapp.com") == "org"
     assert region_of("https://api.prod4.kustomerapp.com/v1") == "India"
     assert region_of("http://127.0.0.1:8099") is None
+
+
+LEGACY_ROLES = ["org.hook", "org.user.customer.read", "org.user.customer.write", "org.user.conversation.read",
+                "org.user.conversation.write", "org.user.note.write", "org.user.note.read"]
+
+
+def test_an_old_key_with_the_legacy_role_names_passes():
+    target = KustomerTarget(api_key="k", api_base="https://acme.api.kustomerapp.com")
+    findings = check(target, [HOOK], True, clients({"https://acme.api.kustomerapp.com": LEGACY_ROLES}))
+    assert failures(findings) == []
+    assert any(f.ok and "every role tickets need" in f.message for f in findings)
+
+
+def test_both_form_hook_url_shapes_are_accepted_and_need_no_hook_role():
+    target = KustomerTarget(api_key="k", api_base="https://acme.api.kustomerapp.com")
+    hooks = [("reviews", "https://acme.api.kustomerapp.com/v1/hooks/form/5f0e1a2b3c4d5e6f7a8b9c0d/abc123", ()),
+             ("surveys", "https://acme.api.kustomerapp.com/v1/hooks/form/abc123", ())]
+    roles = [r for r in ALL_ROLES if r != "org.hooks"]
+    findings = check(target, hooks, True, clients({"https://acme.api.kustomerapp.com": roles}))
+    assert failures(findings) == []
+    bad = ("reviews", "https://acme.api.kustomerapp.com/v1/hooks/web/org/abc", ())
+    assert any("is not a Kustomer hook URL" in p for p in failures(check(
+        target, [bad], False, clients({"https://acme.api.kustomerapp.com": ALL_ROLES}))))
+
+
+def test_a_key_that_cannot_read_notes_is_worth_a_note_not_a_failure():
+    target = KustomerTarget(api_key="k", api_base="https://acme.api.kustomerapp.com")
+    findings = check(target, [HOOK], True, clients({"https://acme.api.kustomerapp.com": ALL_ROLES}))
+    assert failures(findings) == []
+    assert any(f.ok is None and "org.permission.note.read" in f.message for f in findings)
