@@ -77,6 +77,10 @@ TRUNCATION_MARKER = "… [truncated]"
 NOTES_PAGE_SIZE = 100  # GetNotesByConversation's page size (its maximum is not documented)
 NOTES_MAX_PAGES = 20  # a ticket with more than 2,000 notes is not one the bridge wrote
 EPOCH_THRESHOLD = 10**9  # an x-ratelimit-reset above this is a Unix time, not a delay
+EPOCH_MS_THRESHOLD = 10**12  # ... and above this, a Unix time in milliseconds
+# Kustomer's rate-limit window is 60 s, so no honest reset is further away than that; a
+# misread header must not park a delivery for hours. Twice the window leaves room for skew.
+RATELIMIT_RESET_CAP = 120.0
 
 try:
     __version__ = metadata.version("okendo-kustomer-bridge")
@@ -109,20 +113,26 @@ class HookResult:
 
 
 def parse_ratelimit_reset(value: str | None, now: float) -> float | None:
-    """Seconds to wait from ``x-ratelimit-reset``: epoch seconds or seconds-until-reset.
+    """Seconds to wait from ``x-ratelimit-reset``, at most ``RATELIMIT_RESET_CAP``.
 
-    Kustomer has not settled the format, so a value past 10**9 (2001 as a Unix time, or
-    31 years as a delay) is read as a Unix time.
+    Kustomer has not settled the format, so it is read defensively: a value past 10**12 is
+    a Unix time in milliseconds, past 10**9 (2001 as a Unix time, or 31 years as a delay)
+    a Unix time in seconds, anything smaller the seconds to wait. Unreadable, negative or
+    non-finite values give None (fall back to backoff).
     """
     if not value:
         return None
     try:
-        reset = float(value)
+        reset = float(value.strip())
     except ValueError:
         return None
-    if not math.isfinite(reset):
+    if not math.isfinite(reset) or reset < 0:
         return None
-    return max(0.0, reset - now if reset > EPOCH_THRESHOLD else reset)
+    if reset > EPOCH_MS_THRESHOLD:
+        reset = reset / 1000 - now
+    elif reset > EPOCH_THRESHOLD:
+        reset = reset - now
+    return min(RATELIMIT_RESET_CAP, max(0.0, reset))
 
 
 class wait_for_server_hint_or(wait_base):

@@ -565,3 +565,18 @@ def test_server_hint_parsers():
     assert parse_ratelimit_reset("12", now) == 12.0
     assert parse_ratelimit_reset(str(now - 5), now) == 0.0
     assert parse_ratelimit_reset("nan", now) is None
+
+
+@pytest.mark.parametrize("header, wait", [
+    ("1700000012", 12.0),          # epoch seconds
+    ("1700000012500", 12.5),       # epoch milliseconds
+    ("30", 30.0),                  # seconds to wait
+    (" 7 ", 7.0),
+    ("1699999990", 0.0),           # already past
+    ("86400", 120.0),              # a day: capped
+    ("1700086400000", 120.0),      # a day ahead in milliseconds: capped
+    ("99999999999", 120.0),        # between the two readings: capped, never years
+    ("-5", None), ("inf", None), ("", None), ("soon", None),
+])
+def test_x_ratelimit_reset_is_read_defensively_and_capped_at_120_s(header, wait):
+    assert parse_ratelimit_reset(header, 1_700_000_000.0) == (pytest.approx(wait) if wait is not None else None)
