@@ -61,7 +61,7 @@ def preview_payload(payload: Any, mapping: Mapping) -> dict:
         rendered = render_ticket(plan.settings, event, plan.ticket, store_name=plan.store_name)
         ticket["conversation"] = rendered.as_dict()
         ticket["note"] = rendered.note
-        ticket["warnings"] = list(rendered.warnings)
+        ticket["warnings"] = list(rendered.warnings) + list(rendered.cut)
     result["ticket"] = ticket
     result["kustomer"] = {
         "api_base": plan.kustomer.api_base,

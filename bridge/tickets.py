@@ -96,6 +96,8 @@ class TicketService:
                                retry_after=BUSY_RETRY_SECONDS)
         if ticket.state == CREATING:
             ticket = self._create_conversation(event_id, event, ticket, rendered, client)
+            if rendered.cut:
+                log.info("event %s: %s", event_id, "; ".join(rendered.cut), extra={"event_id": event_id})
         steps = self._steps(event_id)
         # An event that opened the conversation (maybe in an earlier, interrupted round)
         # writes the full note; later events of the resource add an update to it.
@@ -186,7 +188,8 @@ class TicketService:
             session.execute(update(Ticket).where(Ticket.id == ticket.id).values(
                 state=OPEN, conversation_id=conversation["id"], customer_id=customer["id"], lease_until=None))
             ticket = session.get(Ticket, ticket.id)
-        self._step_done(event_id, "ticket:conversation", {"conversation_id": conversation["id"]})
+        self._step_done(event_id, "ticket:conversation", {"conversation_id": conversation["id"],
+                                                          **({"cut": list(rendered.cut)} if rendered.cut else {})})
         log.info("event %s: opened conversation %s", event_id, conversation["id"], extra={"event_id": event_id})
         return ticket
 

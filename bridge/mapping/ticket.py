@@ -6,7 +6,8 @@ samples did not foresee (or an escape attempt the loader somehow missed). Then t
 built-in default template is used instead and a warning says so: a support ticket with
 the default wording beats no ticket. A custom attribute whose value cannot be rendered
 or converted to its type is left out, with a warning. The note is cut to Kustomer's
-10,240 characters with a visible marker.
+10,240 characters with a visible marker; a Str or Txt attribute to 1,024 characters,
+and each such cut is listed in ``RenderedTicket.cut`` (recorded with the ticket).
 
 :func:`ticket_render_errors` runs the same rendering and returns every failure, for the
 loader's sample checks: there a failure is a config error.
@@ -22,7 +23,7 @@ from bridge.mapping import templates
 from bridge.mapping.model import TicketSettings
 
 NOTE_LIMIT = 10_240  # Kustomer's limit for a note body
-TXT_LIMIT = 1_024  # Kustomer's limit for a Txt custom attribute
+TEXT_ATTRIBUTE_LIMIT = 1_024  # Kustomer's limit for a Str or Txt custom attribute, in characters
 _TRUNCATED = "\n\n[… note cut to Kustomer's {limit:,} character limit; {cut:,} characters left out]"
 
 
@@ -39,6 +40,7 @@ class RenderedTicket:
     queue_id: str | None
     custom: dict
     warnings: tuple[str, ...] = ()
+    cut: tuple[str, ...] = ()  # what was shortened to fit Kustomer's limits, in words
 
     def as_dict(self) -> dict:
         return {"subject": self.subject, "priority": self.priority, "status": self.status,
@@ -105,7 +107,7 @@ def _render(settings, event, decision, store_name, *, errors: list | None,
         note = _tidy(_render_default(templates.DEFAULT_NOTE, context, event))
     note = truncate_note(note)
 
-    custom = {}
+    custom, cut = {}, []
     for name, value in conversation.custom.items():
         try:
             if isinstance(value, str):
@@ -116,11 +118,15 @@ def _render(settings, event, decision, store_name, *, errors: list | None,
             continue
         if converted is not None:  # nothing to say (e.g. no rating on a delete)
             custom[name] = converted
+            full = len(str(value).strip())
+            if isinstance(converted, str) and len(converted) < full:
+                cut.append(f"custom.{name} cut to {len(converted):,} of {full:,} characters "
+                           f"(Kustomer's limit for Str/Txt attributes)")
 
     return RenderedTicket(
         subject=subject, note=note, priority=conversation.priority, status=conversation.status,
         tags=tuple(conversation.tags), team_ids=tuple(conversation.team_ids),
-        queue_id=conversation.queue_id, custom=custom, warnings=tuple(warnings),
+        queue_id=conversation.queue_id, custom=custom, warnings=tuple(warnings), cut=tuple(cut),
     )
 
 
@@ -183,8 +189,8 @@ def convert_custom(name: str, value):
     text = str(value).strip()
     if not text or text == "None":
         return None
-    if suffix == "Txt" and len(text) > TXT_LIMIT:
-        return text[:TXT_LIMIT - 1] + "…"
+    if suffix in ("Str", "Txt") and len(text) > TEXT_ATTRIBUTE_LIMIT:
+        return text[:TEXT_ATTRIBUTE_LIMIT - 1] + "…"
     if suffix == "At":
         try:
             datetime.fromisoformat(text)

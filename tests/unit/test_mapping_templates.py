@@ -123,6 +123,15 @@ def test_a_custom_attribute_that_fails_is_left_out_with_a_warning():
                                " 'Zip broke in a week' is not a number); the attribute was left out",)
 
 
+def test_a_str_attribute_over_1024_characters_is_cut_and_the_cut_recorded():
+    ticket = render_ticket(settings_with(custom={"okendoBodyStr": "{{ 'x' * 3000 }}", "okendoRatingNum": "1"}),
+                           event("review-create-negative"), NEGATIVE)
+    assert len(ticket.custom["okendoBodyStr"]) == 1024 and ticket.custom["okendoBodyStr"].endswith("…")
+    assert ticket.cut == ("custom.okendoBodyStr cut to 1,024 of 3,000 characters (Kustomer's limit for Str/Txt "
+                          "attributes)",)
+    assert ticket.warnings == ()
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("{}%#()[]._'\"|+-*/ abcxyz_review.title0123")),
                max_size=60))
@@ -152,7 +161,7 @@ def test_note_is_cut_to_kustomers_limit_with_a_marker():
     ("aNum", "3", 3), ("aNum", " 2.5 ", 2.5), ("aNum", "", None), ("aNum", 4, 4),
     ("aBool", "True", True), ("aBool", "no", False), ("aBool", False, False),
     ("aStr", "  hi ", "hi"), ("aStr", "", None),
-    ("aTxt", "y" * 2000, "y" * 1023 + "…"),
+    ("aTxt", "y" * 2000, "y" * 1023 + "…"), ("aStr", "s" * 1025, "s" * 1023 + "…"), ("aStr", "s" * 1024, "s" * 1024),
     ("aAt", "2026-11-02T09:14:03.221Z", "2026-11-02T09:14:03.221Z"),
     ("aUrl", "https://x.example/a", "https://x.example/a"),
 ])

@@ -289,3 +289,37 @@ def test_a_404_to_a_lookup_is_a_lookup_miss_not_a_failed_call(client, runtime, k
     assert 'okendo_bridge_delivery_attempts_total{action="ticket",outcome="error"} 0.0' in metrics
     overview = client.get("/admin/", headers=basic()).get_data(as_text=True)
     assert "(100.0%)" in overview and "Lookup misses" in overview
+
+
+def test_a_str_attribute_over_the_limit_is_cut_and_the_cut_recorded_with_the_ticket(database_url, tmp_path, kustomer):
+    from pathlib import Path
+
+    from bridge.app import create_app
+    from bridge.config import Settings
+    from bridge.runtime import build_runtime
+    from tests.conftest import make_env
+
+    fixture = Path(__file__).parents[1] / "mappings" / "default.yaml"
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(fixture.read_text().replace(
+        "    custom: {}", '    custom: {okendoBodyStr: "{{ (review.body or \'\') * 200 }}", okendoRatingNum: "{{ review.rating }}"}'))
+    runtime = build_runtime(Settings.from_env(make_env(database_url, BRIDGE_MAPPING=str(mapping))))
+    runtime.processor.clients.sleep = lambda seconds: None
+    try:
+        client = create_app(runtime=runtime).test_client()
+        kustomer.post(REVIEW_HOOK, json={}, status=200)
+        kustomer.post(NOTES, json={"data": {"type": "note", "id": "note_1"}}, status=201)
+        kustomer.post(TAGS, json={}, status=200)
+        customer_exists(kustomer)
+        no_conversation_yet(kustomer)
+        event_id = ingest(client, sample_bytes("review-create-negative.json"))
+        assert runtime.processor.process(event_id) == "delivered"
+        [conversation] = posted(kustomer, "POST", CONVERSATIONS)
+        assert len(conversation["custom"]["okendoBodyStr"]) == 1024
+        from bridge import store
+        with runtime.db.session() as session:
+            step = store.done_action_keys(session, event_id)["ticket:conversation"]
+        [cut] = step.result["cut"]
+        assert cut.startswith("custom.okendoBodyStr cut to 1,024 of ")
+    finally:
+        runtime.close()
