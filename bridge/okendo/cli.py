@@ -29,7 +29,10 @@ from bridge.okendo.api import (
     find_signing_secret,
 )
 
-DEFAULT_RESOURCES = ("review", "survey_response")
+# Reviews only by default: survey_response is not in Okendo's published enum of webhook
+# resource types, so subscribing it by default could get the whole subscription refused.
+DEFAULT_RESOURCES = ("review",)
+SURVEY_RESOURCE = "survey_response"
 TOPICS = ("create", "update", "delete")
 WEBHOOK_PATH = "/webhooks/okendo"
 # The resourceType enum of Okendo's published OpenAPI (docs.okendo.io, Webhooks endpoints).
@@ -158,14 +161,18 @@ def _print_secret(secret: str, old_secrets: list[str]) -> None:
 @click.option("--url", required=True, help="the bridge's public webhook URL, e.g. https://example.com/webhooks/okendo")
 @click.option("--resource", "resources", multiple=True, metavar="TYPE",
               help=f"resource type, repeatable (default: {', '.join(DEFAULT_RESOURCES)})")
+@click.option("--surveys", is_flag=True,
+              help=f"also subscribe survey responses ({SURVEY_RESOURCE}; not in Okendo's published list)")
 @click.option("--topic", "topics", multiple=True, type=click.Choice(TOPICS),
               help="topic, repeatable (default: create, update, delete)")
 @click.option("--force", is_flag=True, help="create a new subscription even if one exists for this URL")
-def subscribe(url: str, resources: tuple[str, ...], topics: tuple[str, ...], force: bool) -> None:
-    """Subscribe the bridge's URL to Okendo webhooks and print the signing secret."""
+def subscribe(url: str, resources: tuple[str, ...], topics: tuple[str, ...], force: bool, surveys: bool) -> None:
+    """Subscribe the bridge's URL to Okendo webhooks (reviews; surveys with --surveys) and print the signing secret."""
     url = url.strip()
     _check_url(url)
     resource_types = _unique(resources) or list(DEFAULT_RESOURCES)
+    if surveys and SURVEY_RESOURCE not in resource_types:
+        resource_types.append(SURVEY_RESOURCE)
     topic_names = _unique(topics) or list(TOPICS)
     undocumented = [r for r in resource_types if r not in DOCUMENTED_RESOURCE_TYPES]
     client = _client()
@@ -191,12 +198,7 @@ def subscribe(url: str, resources: tuple[str, ...], topics: tuple[str, ...], for
     try:
         created = client.create_subscription(url, pairs)
     except OkendoError as exc:
-        hint = ""
-        if undocumented and exc.status in (400, 422):
-            hint = (f"Note: {', '.join(undocumented)} is not in Okendo's documented resource types "
-                    f"({', '.join(DOCUMENTED_RESOURCE_TYPES)}); try again without it, "
-                    "e.g. --resource review.")
-        raise _fail(exc, hint) from None
+        raise _fail(exc, _refusal_hint(exc, resource_types, topic_names, undocumented)) from None
 
     click.echo("Created Okendo webhook subscription:")
     click.echo(_describe(created))
@@ -217,6 +219,27 @@ def subscribe(url: str, resources: tuple[str, ...], topics: tuple[str, ...], for
     if not old and existing:  # --force next to an older subscription whose secret we cannot see
         old = [OLD_SECRET_PLACEHOLDER]
     _print_secret(secret, old)
+
+
+def _refusal_hint(exc: OkendoError, resource_types: list[str], topics: list[str], undocumented: list[str]) -> str:
+    """Which resource type or topic Okendo refused, and why, when its answer lets us tell."""
+    if exc.status not in (400, 422):
+        return ""
+    said = str(exc)
+    named = [r for r in resource_types if r in said] + [t for t in topics if f'"{t}"' in said or f"'{t}'" in said]
+    suspects = named or undocumented
+    if not suspects:
+        return ("Okendo refused the subscription; its answer above says why. Subscribed were: "
+                + ", ".join(f"{r}.{t}" for r in resource_types for t in topics) + ".")
+    reasons = []
+    for name in suspects:
+        why = (f"it is not in Okendo's documented resource types ({', '.join(DOCUMENTED_RESOURCE_TYPES)})"
+               if name in undocumented else "Okendo's answer above names it")
+        reasons.append(f"{name}: {why}")
+    keep = [r for r in resource_types if r not in suspects] or list(DEFAULT_RESOURCES)
+    retry = " ".join(f"--resource {r}" for r in keep)
+    return (f"Okendo refused {', '.join(suspects)} ({'; '.join(reasons)}). "
+            f"Subscribe without it: bridge okendo subscribe --url ... {retry}")
 
 
 @okendo.command("list")

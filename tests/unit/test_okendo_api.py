@@ -338,9 +338,8 @@ def test_cli_subscribe_creates_and_prints_secret_and_commands(fake_time):
     assert result.exit_code == 0, result.output
     body = json.loads(responses.calls[1].request.body)
     assert body["endpointUrl"] == HOOK_URL
-    assert body["subscriptions"] == [{"resourceType": r, "topic": t}
-                                     for r in ("review", "survey_response")
-                                     for t in ("create", "update", "delete")]
+    assert body["subscriptions"] == [{"resourceType": "review", "topic": t}
+                                     for t in ("create", "update", "delete")]  # surveys only when asked
     out = result.output
     assert "sub-new" in out and "review.create" in out
     assert f"heroku config:set OKENDO_WEBHOOK_SECRET={SECRET}" in out
@@ -419,11 +418,28 @@ def test_cli_subscribe_refused_undocumented_resource_gets_a_hint(fake_time):
     responses.get(SUBS, json={"webhookSubscriptions": []})
     responses.post(SUBS, status=400, json={"message": "Invalid resourceType"})
 
-    result = run(fake_time, ["subscribe", "--url", HOOK_URL])
+    result = run(fake_time, ["subscribe", "--url", HOOK_URL, "--surveys"])
 
     assert result.exit_code == 1
+    assert json.loads(responses.calls[1].request.body)["subscriptions"][-1] == {
+        "resourceType": "survey_response", "topic": "delete"}
     assert "Invalid resourceType" in result.output
-    assert "survey_response is not in Okendo's documented resource types" in result.output
+    assert "Okendo refused survey_response (survey_response: it is not in Okendo's documented resource types" \
+        in " ".join(result.output.split())
+    assert "--resource review" in result.output
+
+
+@responses.activate
+def test_cli_subscribe_refusal_names_the_resource_okendo_names(fake_time):
+    responses.get(SUBS, json={"webhookSubscriptions": []})
+    responses.post(SUBS, status=422, json={"message": "loyalty_customer is not enabled for this store"})
+
+    result = run(fake_time, ["subscribe", "--url", HOOK_URL, "--resource", "review", "--resource", "loyalty_customer"])
+
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "Okendo refused loyalty_customer (loyalty_customer: Okendo's answer above names it)" in output
+    assert "not enabled for this store" in output and "--resource review" in output
 
 
 @responses.activate
