@@ -56,3 +56,7 @@ def test_kill_9_mid_burst_loses_nothing_and_duplicates_at_most_the_events_in_fli
     # Exactly one conversation per negative review, none for the positive ones.
     conversations = received["conversation_external_ids"]
     assert conversations == {f"okendo-review-{rid}": 1 for rid in negative}
+    # ... each with exactly one note and both tags, even for a ticket a killed thread held.
+    notes = {c["attributes"]["externalId"]: len(c["notes"]) for c in received["conversations"]}
+    assert notes == {f"okendo-review-{rid}": 1 for rid in negative}, notes
+    assert all(c["tags"] == ["okendo", "negative-feedback"] for c in received["conversations"])
