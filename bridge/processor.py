@@ -131,9 +131,7 @@ class Processor:
                 outcomes.append(Outcome(card.key, "permanent", error=done.error))
         if plan.ticket.wanted and self.tickets is not None:
             done = previous.get("ticket")
-            # A ticket done with warnings (an extra Kustomer refused) runs again on a replay,
-            # which cleared the refused extras: only they are tried again.
-            if done is None or (done.status == "done" and (done.result or {}).get("warnings")):
+            if done is None:
                 outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan)))
             elif done.status == "failed":
                 outcomes.append(Outcome("ticket", "permanent", error=done.error))

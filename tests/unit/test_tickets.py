@@ -303,22 +303,3 @@ def test_a_str_attribute_over_the_limit_is_cut_and_the_cut_recorded_with_the_tic
         assert cut.startswith("custom.okendoBodyStr cut to 1,024 of ")
     finally:
         runtime.close()
-
-
-def test_a_replay_retries_only_the_refused_extra(client, runtime, kustomer):
-    customer_exists(kustomer)
-    no_conversation_yet(kustomer)
-    kustomer.replace(responses.POST, TAGS, status=403, json={"errors": [{"status": "403", "code": "forbidden"}]})
-    event_id = ingest(client, sample_bytes("review-create-negative.json"))
-    assert runtime.processor.process(event_id) == "delivered"
-    assert "warning: ticket:tags" in event(runtime, event_id).last_error
-
-    kustomer.replace(responses.POST, TAGS, status=200, json={})
-    from bridge import store
-    with runtime.db.session() as session:
-        assert store.reset_for_replay(session, [event_id]) == [event_id]
-    assert runtime.processor.process(event_id) == "delivered"
-    assert event(runtime, event_id).last_error is None
-    assert len(calls(kustomer, "POST", CONVERSATIONS)) == 1
-    assert len(posted(kustomer, "POST", NOTES.pattern)) == 1
-    assert [getattr(c.response, "status_code", None) for c in calls(kustomer, "POST", TAGS.pattern)] == [403, 200]
