@@ -96,7 +96,7 @@ def web() -> None:
 @main.command()
 @click.option("--threads", type=int, default=None, help="worker threads (default $BRIDGE_WORKER_THREADS or 2)")
 def worker(threads: int | None) -> None:
-    """Only the worker (huey consumer + sweeper), as the Procfile's worker process."""
+    """Only the worker (threads claiming due events from the events table), as the Procfile's worker process."""
     from bridge.worker import run_worker
 
     settings = _settings()

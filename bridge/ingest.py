@@ -16,7 +16,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import json_body, signatures, store, webhook_secrets
+from bridge import json_body, queue, signatures, store, webhook_secrets
 from bridge.alerts.refusals import note_refused_signature
 from bridge.models import EventStatus
 
@@ -64,6 +64,8 @@ def receive():
         with runtime.db.session() as session:
             stored = store.store_event(session, webhook_id=verified.id, body=body, headers=headers,
                                        status=status, errors=errors, **fields)
+            if stored.created and status == EventStatus.PENDING:
+                queue.notify(session)  # in the insert's transaction: workers wake once it commits
     except SQLAlchemyError:
         log.exception("could not store webhook %s; answering 503 so Okendo retries", verified.id)
         return jsonify(error="storage unavailable, retry later"), 503, {"Retry-After": "5"}
@@ -72,8 +74,6 @@ def receive():
     if not stored.created:
         log.info("duplicate webhook", extra=extra)
         return jsonify(status="duplicate", event_id=stored.event_id), 200
-    if status == EventStatus.PENDING:
-        runtime.enqueue(stored.event_id)
     log.info("stored webhook", extra=extra)
     answer = {"status": status, "event_id": stored.event_id}
     if status == EventStatus.INVALID:

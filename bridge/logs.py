@@ -85,7 +85,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # huey logs every task at INFO; our own lines say more.
-    logging.getLogger("huey").setLevel(logging.WARNING)
     # Alembic announces each of its plugins at INFO on every start; keep the migrations only.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

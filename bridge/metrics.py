@@ -69,7 +69,7 @@ class DatabaseCollector:
         depth = self.runtime.dispatcher.depth()
         if depth is not None:
             families.append(GaugeMetricFamily(f"{PREFIX}_queue_depth",
-                                              "Tasks waiting in the dispatch queue.", value=depth))
+                                              "Events due for a worker now (the events table is the queue).", value=depth))
         families.append(GaugeMetricFamily(f"{PREFIX}_up", "1 when the event store answered this scrape.",
                                           value=up))
         yield from families

@@ -24,22 +24,6 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
-    _create_queue_tables(database_url)
-
-
-def _create_queue_tables(database_url: str) -> None:
-    """On PostgreSQL the queue (huey) lives in the same database; create its tables here.
-
-    Otherwise every gunicorn worker runs huey's CREATE TABLE IF NOT EXISTS at its first
-    start, and when they race one fails with a unique violation and gunicorn stops the web
-    process. Creating them once in the release phase removes the race.
-    """
-    from bridge.config import Settings
-    from bridge.queue import make_huey
-
-    settings = Settings.from_env({"DATABASE_URL": database_url})
-    if settings.is_postgres:
-        make_huey(settings, create_tables=True)  # PostgresStorage creates them when constructed
 
 
 def current_revision(database_url: str) -> str | None:

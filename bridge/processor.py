@@ -51,12 +51,28 @@ class Processor:
 
     # -- entry point ---------------------------------------------------------------
     def process(self, event_id: int) -> str | None:
-        """Run one round for the event; returns its new status, or None if not taken."""
+        """Run one round for this event; returns its new status, or None if not taken."""
         token = leases.new_token()
         with self.db.session() as session:
             webhook_id = store.claim(session, event_id, self.settings.lease_seconds, token=token)
         if webhook_id is None:
             return None
+        return self._round(event_id, webhook_id, token)
+
+    def process_next(self) -> bool:
+        """Claim the first due event (bridge.queue) and run one round for it; False when
+        nothing was due. What each worker thread does in a loop."""
+        from bridge.queue import claim_next
+
+        token = leases.new_token()
+        with self.db.session() as session:
+            claimed = claim_next(session, self.settings.lease_seconds, token)
+        if claimed is None:
+            return False
+        self._round(*claimed, token)
+        return True
+
+    def _round(self, event_id: int, webhook_id: str, token: str) -> str | None:
         started = time.monotonic()
         lease = leases.Lease(event_id, token, self.settings.lease_seconds)
         self.heartbeat.hold(lease)
@@ -222,8 +238,8 @@ class Processor:
         except leases.LeaseLost:
             log.warning("event %s: lease lost; the worker holding it now records the outcome", event_id)
             return None
-        except Exception:  # noqa: BLE001 - the lease expires and the sweeper retries it
-            log.exception("event %s: could not record the failure; the sweeper will retry", event_id)
+        except Exception:  # noqa: BLE001 - the lease expires and a worker claims it again
+            log.exception("event %s: could not record the failure; it is taken over when its lease expires", event_id)
             return EventStatus.PROCESSING
 
 

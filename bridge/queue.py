@@ -1,96 +1,200 @@
-"""The dispatch queue (huey): it only ever carries an event id.
+"""The events table is the queue: workers claim due events straight from it.
 
-Which huey: `RedisHuey` when `QUEUE_URL`/`REDIS_URL` names Redis, `PostgresHuey`
-when the event store is PostgreSQL, otherwise `SqliteHuey` in a file beside the
-SQLite store (a separate file, so queue writes never wait on event writes).
+There is no second store to keep in step: a webhook is one INSERT, and an event is work
+to do for as long as its status is `pending`, `retrying` or `processing` with an expired
+lease. `next_attempt_at` says when it is due (a pending event is due when it arrives, a
+retry when its schedule says). The partial index `ix_events_unfinished` holds only those
+events, in that order, so finding work costs the same however much history is stored.
 
-Failure policy: huey deletes a task when a worker takes it, so a crash can lose
-a task; enqueueing can fail too. Neither loses an event: the database row is the
-truth, and the sweeper (`bridge.sweeper`) re-enqueues events left waiting.
-`Dispatcher.enqueue` therefore logs and swallows queue errors.
+Claiming (`claim_next`): on PostgreSQL one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE
+SKIP LOCKED LIMIT 1)`, so concurrent workers never wait for each other; on SQLite a read of
+the first due id, then the conditional claim of `store.claim` (SQLite has one writer at a
+time, so the claim is atomic; a lost race just looks again). Reading first keeps idle
+workers from taking SQLite's write lock, which ingest needs.
+
+Waking (`Waker`): idle worker threads sleep until something may have changed. On
+PostgreSQL ingest sends `NOTIFY bridge_events` in the insert's transaction and one listener
+connection per worker process wakes the threads; on SQLite a thread reads `PRAGMA
+data_version` (it changes when another connection commits) every few milliseconds. Either
+way idle threads also look every `IDLE_SECONDS`, which is what picks up a retry when it
+falls due and an expired lease: the job of the old sweeper.
+
+Failure policy: a lost notification or a broken listener costs at most `IDLE_SECONDS` of
+delay, never an event; the listener reconnects on its own. Database errors while claiming
+are logged and retried after a pause by the worker loop (`bridge.worker`).
 """
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Callable
+import sqlite3
+import threading
+import time
+from datetime import datetime
 
-from huey import Huey, MemoryHuey, PostgresHuey, RedisHuey, SqliteHuey
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.engine import make_url
 
-from bridge.config import INSTANCE_DIR, Settings
+from bridge.models import UNFINISHED_SQL, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "okendo-bridge"
-TASK_NAME = "bridge.process_event"
+CHANNEL = "bridge_events"
+# An idle thread looks for due work at least this often (retries falling due, expired leases).
+IDLE_SECONDS = 1.0
+# How often the SQLite change check runs: a cheap read of a counter in shared memory.
+SQLITE_POLL_SECONDS = 0.02
 
 
-def describe_backend(settings: Settings) -> str:
-    if settings.queue_url and settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
-        return "redis"
-    if settings.queue_url == "memory://":
-        return "memory"
-    if settings.is_postgres:
-        return "postgres"
-    return "sqlite"
+def _due(now: datetime):
+    """Unfinished events a worker may take now. The literal status test lets both databases
+    use the partial index (SQLite matches a partial index's WHERE only textually)."""
+    return and_(
+        text(UNFINISHED_SQL),
+        or_(
+            and_(Event.status.in_(EventStatus.RUNNABLE),
+                 or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
+            and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
+        ),
+    )
 
 
-def make_huey(settings: Settings, *, immediate: bool = False, create_tables: bool = False) -> Huey:
-    """Build the huey instance the settings call for (see module docstring).
-
-    On PostgreSQL the queue's tables are made by `bridge db upgrade` (`create_tables=True`
-    there): created here, every process would connect at start-up, so a web worker that
-    re-boots while the database is down would fail to boot and gunicorn would stop."""
-    backend = describe_backend(settings)
-    common = dict(name=QUEUE_NAME, results=False, utc=True, immediate=immediate)
-    if backend == "redis":
-        return RedisHuey(url=settings.queue_url, **common)
-    if backend == "memory":
-        return MemoryHuey(**common)
-    if backend == "postgres":
-        url = make_url(settings.database_url).set(drivername="postgresql")
-        return PostgresHuey(dsn=url.render_as_string(hide_password=False), create_tables=create_tables, **common)
-    # No fsync per queue commit: the events table is the record (it is fsynced), and a task
-    # lost with the OS's write cache is found again by the sweeper. This is ingest's largest
-    # single cost on SQLite (docs/benchmarks.md).
-    return SqliteHuey(filename=str(_sqlite_queue_path(settings)), fsync=False, timeout=15, **common)
+def _first_due(now: datetime):
+    return select(Event.id).where(_due(now)).order_by(Event.next_attempt_at, Event.id).limit(1)
 
 
-def _sqlite_queue_path(settings: Settings) -> Path:
-    database = make_url(settings.database_url).database
-    if database and database != ":memory:":
-        path = Path(database).with_name(Path(database).stem + "-queue.db")
-    else:
-        path = INSTANCE_DIR / "queue.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+def claim_next(session, lease_seconds: float, token: str, now: datetime | None = None) -> tuple[int, str] | None:
+    """Claim the first due event for a round holding `token`: (event id, webhook id), or None."""
+    from datetime import timedelta
+
+    from bridge import store
+
+    now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        pick = _first_due(now).with_for_update(skip_locked=True).scalar_subquery()
+        row = session.execute(
+            update(Event).where(Event.id == pick)
+            .values(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds),
+                    lease_token=token, updated_at=now)
+            .returning(Event.id, Event.webhook_id)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        return (row.id, row.webhook_id) if row else None
+    for _ in range(3):  # another worker may claim the one we read first: look again
+        event_id = session.execute(_first_due(now)).scalar_one_or_none()
+        if event_id is None:
+            return None
+        webhook_id = store.claim(session, event_id, lease_seconds, now=now, token=token)
+        if webhook_id is not None:
+            return event_id, webhook_id
+    return None
+
+
+def due_count(session, now: datetime | None = None) -> int:
+    """Events waiting for a worker now (the queue depth)."""
+    return session.execute(select(func.count()).select_from(Event).where(_due(now or utcnow()))).scalar_one()
+
+
+def notify(session) -> None:
+    """Wake the workers when this transaction commits (PostgreSQL; SQLite needs nothing)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 class Dispatcher:
-    """Enqueue "process event N" on huey; the task calls `handler(event_id)` in the worker."""
+    """What the web process and the CLI need of the queue: wake workers, tell its depth."""
 
-    def __init__(self, huey: Huey, handler: Callable[[int], None]):
-        self.huey = huey
-        self._task = huey.task(name=TASK_NAME)(handler)
+    def __init__(self, db):
+        self.db = db
 
-    def enqueue(self, event_id: int, delay: float | None = None) -> bool:
+    def enqueue(self, event_id: int | None = None, delay: float | None = None) -> bool:
+        """The event row already says when it is due; this only wakes idle workers sooner.
+        Never raises: a worker finds the event within IDLE_SECONDS anyway."""
+        if delay:
+            return True  # its next_attempt_at is in the future: the workers' idle look finds it
         try:
-            if delay and delay > 0:
-                self._task.schedule(args=(event_id,), delay=delay)
-            else:
-                self._task(event_id)
+            with self.db.session() as session:
+                notify(session)
             return True
-        except Exception:  # noqa: BLE001 - the sweeper will find the event; never fail ingest
-            log.exception("could not enqueue event %s; the sweeper will pick it up", event_id)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.warning("could not wake the workers for event %s; they will find it", event_id, exc_info=True)
             return False
 
     def depth(self) -> int | None:
         try:
-            return self.huey.pending_count()
+            with self.db.session() as session:
+                return due_count(session)
         except Exception:  # noqa: BLE001
             return None
 
     def ping(self) -> bool:
-        """True when the queue storage answers (readiness)."""
         return self.depth() is not None
+
+
+class Waker:
+    """Lets idle worker threads sleep until new work may be there (see module docstring)."""
+
+    def __init__(self, database_url: str):
+        self.url = make_url(database_url)
+        self.generation = 0
+        self._changed = threading.Condition()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        target = self._listen if self.url.get_backend_name() == "postgresql" else self._poll_sqlite
+        self._thread = threading.Thread(target=target, name="bridge-waker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.wake()
+
+    def wake(self) -> None:
+        with self._changed:
+            self.generation += 1
+            self._changed.notify_all()
+
+    def wait(self, seen: int, timeout: float = IDLE_SECONDS) -> None:
+        """Block until the generation moves past `seen` (something changed) or `timeout`."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.generation != seen or self._stopped.is_set(), timeout)
+
+    # -- PostgreSQL: LISTEN ----------------------------------------------------------
+    def _listen(self) -> None:
+        import psycopg
+
+        dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    self.wake()  # anything stored while we were not listening
+                    while not self._stopped.is_set():
+                        for _ in connection.notifies(timeout=IDLE_SECONDS, stop_after=1):
+                            self.wake()
+            except Exception:  # noqa: BLE001 - see the failure policy; the idle look still runs
+                log.warning("queue listener lost its connection; reconnecting", exc_info=True)
+                self._stopped.wait(IDLE_SECONDS)
+
+    # -- SQLite: PRAGMA data_version ---------------------------------------------------
+    def _poll_sqlite(self) -> None:
+        path = self.url.database
+        if not path or path == ":memory:":
+            return  # one process, no file to watch: the idle look is all there is
+        seen = None
+        connection = None
+        while not self._stopped.is_set():
+            try:
+                if connection is None:
+                    connection = sqlite3.connect(path, timeout=15, check_same_thread=False)
+                version = connection.execute("PRAGMA data_version").fetchone()[0]
+                if version != seen:
+                    seen = version
+                    self.wake()
+            except sqlite3.Error:
+                log.warning("queue change check failed; retrying", exc_info=True)
+                connection = None
+                self._stopped.wait(IDLE_SECONDS)
+            self._stopped.wait(SQLITE_POLL_SECONDS)
+        if connection is not None:
+            connection.close()

@@ -11,7 +11,7 @@ from bridge.clients import ClientPool
 from bridge.config import Settings
 from bridge.db import Database
 from bridge.processor import Processor
-from bridge.queue import Dispatcher, make_huey
+from bridge.queue import Dispatcher
 
 
 @dataclass
@@ -33,24 +33,33 @@ class Runtime:
         self.db.dispose()
 
 
-def build_runtime(settings: Settings | None = None, *, immediate: bool = False, metrics=None) -> Runtime:
+def build_runtime(settings: Settings | None = None, *, metrics=None) -> Runtime:
     from bridge.setup.live import live_settings_and_mappings
 
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
     live, mappings = live_settings_and_mappings(settings, db)
-    holder: dict = {}
-    huey = make_huey(settings, immediate=immediate)
-    dispatcher = Dispatcher(huey, lambda event_id: holder["processor"].process(event_id))
+    _say_queue_url_is_not_needed(settings)
+    dispatcher = Dispatcher(db)
     clients = ClientPool(settings)
     processor = Processor(
         db=db, settings=settings, mappings=mappings, clients=clients,
         enqueue=dispatcher.enqueue, tickets=_ticket_service(db, settings, clients), metrics=metrics,
         timeline=_timeline_service(clients),
     )
-    holder["processor"] = processor
     return Runtime(settings=settings, db=db, dispatcher=dispatcher, processor=processor, mappings=mappings,
                    live=live)
+
+
+def _say_queue_url_is_not_needed(settings: Settings) -> None:
+    """REDIS_URL/QUEUE_URL named the old queue's backend; scripts still set them (design.md),
+    so they are accepted, and ignored: the events table is the queue now."""
+    if settings.queue_url:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "QUEUE_URL/REDIS_URL is set but no longer needed: the events table is the queue "
+            "(docs/design-notes.md); the value is ignored")
 
 
 def _ticket_service(db, settings, clients):

@@ -2,7 +2,7 @@
 
 Concurrency model (several web processes and workers, SQLite or PostgreSQL):
 - ingest relies on the UNIQUE `webhook_id`: of two copies arriving at once,
-  exactly one INSERT wins; the other sees IntegrityError and answers "duplicate";
+  exactly one INSERT stores a row (ON CONFLICT DO NOTHING); the other answers "duplicate";
 - a worker *claims* an event with one conditional UPDATE (runnable status, or a
   `processing` lease that has expired) and proceeds only if it changed a row, so
   two workers never run one event at the same time, and a crashed worker's event
@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from bridge.models import Action, Attempt, Event, EventStatus, utcnow
@@ -43,7 +42,7 @@ def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict
     now = utcnow()
     if status == EventStatus.PENDING:
         fields.setdefault("next_attempt_at", now)
-    event = Event(
+    values = dict(
         webhook_id=webhook_id,
         body=body,
         headers=headers,
@@ -55,18 +54,26 @@ def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict
         completed_at=now if status in EventStatus.FINAL else None,
         **fields,
     )
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        existing = session.execute(
-            select(Event.id, Event.status).where(Event.webhook_id == webhook_id)
-        ).one_or_none()
-        if existing is None:  # not a duplicate after all: surface the real error
-            raise
-        return Stored(existing.id, False, existing.status)
-    return Stored(event.id, True, status)
+    # One statement: a duplicate webhook id inserts nothing instead of failing, so there is
+    # no savepoint to set and release around it (three round trips on PostgreSQL).
+    insert = _insert_for(session)(Event).values(**values)
+    event_id = session.execute(
+        insert.on_conflict_do_nothing(index_elements=[Event.webhook_id]).returning(Event.id)
+    ).scalar_one_or_none()
+    if event_id is not None:
+        return Stored(event_id, True, status)
+    existing = session.execute(
+        select(Event.id, Event.status).where(Event.webhook_id == webhook_id)
+    ).one()
+    return Stored(existing.id, False, existing.status)
+
+
+def _insert_for(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,
@@ -186,21 +193,6 @@ def newer_delivered(session: Session, event: Event) -> Event | None:
             Event.status == EventStatus.DELIVERED,
         ).order_by(Event.sequence_key.desc()).limit(1)
     ).scalar_one_or_none()
-
-
-def due_event_ids(session: Session, stale_after: float, now: datetime | None = None,
-                  limit: int = 500) -> list[int]:
-    """Events the queue may have lost: pending too long, retries due, expired leases."""
-    now = now or utcnow()
-    stale = now - timedelta(seconds=stale_after)
-    rows = session.execute(
-        select(Event.id).where(or_(
-            and_(Event.status == EventStatus.PENDING, Event.received_at < stale),
-            and_(Event.status == EventStatus.RETRYING, Event.next_attempt_at < stale),
-            and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
-        )).order_by(Event.id).limit(limit)
-    ).scalars()
-    return list(rows)
 
 
 def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:

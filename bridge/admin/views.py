@@ -273,7 +273,7 @@ def _replay(event_ids: list[int]) -> list[int]:
         with runtime().db.session() as session:
             replayed += store.reset_for_replay(session, event_ids[start:start + REPLAY_CHUNK])
     for event_id in replayed:
-        runtime().enqueue(event_id)  # a lost enqueue is picked up by the sweeper
+        runtime().enqueue(event_id)  # wakes the workers; a lost wake-up costs at most a second
     if replayed:
         who = request.authorization.username if request.authorization else "?"
         log.info("admin %s replayed %d event(s): %s", who, len(replayed),

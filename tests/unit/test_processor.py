@@ -1,7 +1,7 @@
 """The worker's processing of stored events, with Kustomer mocked by `responses`.
 
 Each test stores events through the real webhook endpoint, then steps the
-processor by hand (huey's tests do the same) so retry logic is deterministic.
+processor by hand so retry logic is deterministic.
 """
 import json
 from datetime import timedelta
@@ -205,17 +205,6 @@ def test_two_claims_on_one_event_only_one_wins(client, runtime):
     assert (first, second) == (event(runtime, event_id).webhook_id, None)
 
 
-def test_an_expired_lease_is_taken_over_by_the_sweeper(client, runtime):
-    from bridge.sweeper import sweep_once
-
-    event_id = ingest(client, sample_bytes("review-create-positive.json"))
-    with runtime.db.session() as session:
-        store.claim(session, event_id, lease_seconds=-1)  # a worker took it and died
-    enqueued = []
-    assert sweep_once(runtime.db, lambda i, d: enqueued.append(i), stale_after=60) == [event_id]
-    assert enqueued == [event_id]
-
-
 def test_a_hook_body_over_400_kb_is_trimmed_to_fit_and_the_trim_recorded(client, runtime, kustomer):
     kustomer.post(REVIEW_HOOK, status=200, json={})
     review = sample("review-create-positive.json")
@@ -236,15 +225,3 @@ def test_a_hook_body_too_big_to_trim_is_dead_with_the_reason():
 
     body = {"attributes": [{"title": f"t{i}", "value": i} for i in range(40_000)]}
     assert fit_to_limit(body, 400 * 1024) is None
-
-
-def test_the_sweeper_leaves_a_backlog_alone_while_the_queue_still_holds_it(client, runtime):
-    from bridge.sweeper import sweep_once
-
-    event_id = ingest(client, sample_bytes("review-create-positive.json"))
-    with runtime.db.session() as session:  # received long ago, still pending
-        session.execute(update(Event).where(Event.id == event_id).values(received_at=utcnow() - timedelta(hours=1)))
-    enqueued = []
-    assert sweep_once(runtime.db, lambda i, d: enqueued.append(i), stale_after=60, queue_depth=lambda: 1) == []
-    assert sweep_once(runtime.db, lambda i, d: enqueued.append(i), stale_after=60, queue_depth=lambda: 0) == [event_id]
-    assert enqueued == [event_id]
