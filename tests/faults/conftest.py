@@ -4,7 +4,7 @@
 Every test in this directory is marked `faults` (and `e2e`: it starts processes), so
 `pytest -m faults` runs exactly them and `-m 'not e2e'` leaves them out. The stack is the
 one of `tests/e2e/conftest.py`, started with short timings (`FAULT_ENV`) so that a worker's
-lost event is found again within seconds: lease 5 s, sweep every second, a retry schedule
+lost event is found again within seconds: lease 5 s, a retry schedule
 of a few seconds. Each test keeps its event counts small enough for two cores.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 FINAL = {"delivered", "dead", "skipped", "invalid"}
 
 # Short timings: a crashed worker's event is taken over 5 s after it was claimed, the
-# sweeper looks every second, transient failures are retried within seconds.
+# idle workers look every second, transient failures are retried within seconds.
 FAULT_ENV = {
     "BRIDGE_LEASE_SECONDS": "5",
     "BRIDGE_SWEEP_INTERVAL": "1",
