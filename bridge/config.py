@@ -107,6 +107,8 @@ class Settings:
     sweep_interval: float
     stale_after: float
     lease_seconds: float
+    # Days the bodies and attempts of delivered/skipped events are kept (0: forever); bridge.retention.
+    retention_days: float
     admin_username: str | None
     admin_password: str | None
     secret_key: str | None
@@ -140,6 +142,7 @@ class Settings:
             sweep_interval=_float(env, "BRIDGE_SWEEP_INTERVAL", 30.0),
             stale_after=_float(env, "BRIDGE_STALE_AFTER", 60.0),
             lease_seconds=_float(env, "BRIDGE_LEASE_SECONDS", 120.0),
+            retention_days=_float(env, "BRIDGE_RETENTION_DAYS", 30.0),
             admin_username=env.get("ADMIN_USERNAME") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,
             secret_key=env.get("SECRET_KEY") or None,

@@ -10,6 +10,8 @@ the event in hand and stop, within `SHUTDOWN_SECONDS` (below Heroku's 30 s). An 
 off mid-way anyway (kill -9, a dyno crash) keeps its `processing` lease; when the lease
 expires any worker's claim takes it over, and done actions are skipped.
 
+The worker also prunes old bodies and attempts (`bridge.retention`, BRIDGE_RETENTION_DAYS).
+
 Failure policy: an error while claiming (the database is down) is logged and retried after
 `ERROR_PAUSE_SECONDS`; a thread never dies of it. Errors inside a round are the
 processor's (`bridge.processor`).
@@ -24,6 +26,7 @@ import time
 from bridge.alerts.service import start_alert_thread
 from bridge.config import Settings
 from bridge.queue import Waker
+from bridge.retention import Pruner
 from bridge.runtime import build_runtime
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,9 @@ def run_worker(settings: Settings, threads: int | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     waker.start()
     alerts = start_alert_thread(runtime)  # its own thread: a slow mail server never holds up delivery
+    pruner = Pruner(runtime.db, settings.retention_days) if settings.retention_days > 0 else None
+    if pruner is not None:
+        pruner.start()
     pool = [threading.Thread(target=work, args=(runtime.processor, waker, stopping),
                              name=f"bridge-worker-{n}", daemon=True) for n in range(threads)]
     for thread in pool:
@@ -70,6 +76,8 @@ def run_worker(settings: Settings, threads: int | None = None) -> None:
         waker.stop()
         if alerts:
             alerts.stop()
+        if pruner is not None:
+            pruner.stop()
         runtime.close()
 
 

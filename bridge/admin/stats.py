@@ -50,6 +50,9 @@ class Overview:
     dead_waiting: int = 0
     oldest_pending_age: float | None = None
     queue_depth: int | None = None
+    database_bytes: int | None = None
+    oldest_event_age: float | None = None
+    retention_days: float | None = None
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -85,6 +88,17 @@ def overview(runtime) -> Overview:
         result.dead_waiting = session.execute(
             select(func.count()).select_from(Event).where(Event.status == EventStatus.DEAD)).scalar_one()
         oldest = as_utc(store.oldest_unfinished_received_at(session))
+        _storage(session, result, now, runtime.settings)
     if oldest is not None:
         result.oldest_pending_age = max(0.0, (now - oldest).total_seconds())
     return result
+
+
+def _storage(session, result: Overview, now: datetime, settings) -> None:
+    """Database size and the oldest event kept: what retention (bridge.retention) bounds."""
+    from bridge import retention
+
+    result.database_bytes = retention.database_size(session)
+    oldest = as_utc(retention.oldest_event(session))
+    result.oldest_event_age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
+    result.retention_days = settings.retention_days

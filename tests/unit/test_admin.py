@@ -139,6 +139,10 @@ def test_overview_counts_and_dead_letters(client, runtime, kustomer):
     # delivered 0 of 1 finished (the dead one); 0 of 1 Kustomer calls answered 2xx
     assert "0.0%" in page and "0 / 1" in page
     assert dead
+    # What retention bounds: the database's size and the oldest event kept.
+    assert re.search(r"Database</div>\s*<div class=\"big\">[\d.]+ [kM]B<", page)
+    assert re.search(r"oldest event kept: \d+s old", page)
+    assert "kept 30 days" in page
 
 
 def test_overview_says_when_the_mapping_file_is_broken(database_url, tmp_path):
