@@ -45,8 +45,11 @@ def test_an_outage_longer_than_the_in_call_retries_is_ridden_out_by_the_schedule
         review = sample("review-create-positive.json")
         review["resource"]["reviewId"] = f"outage-{n}"
         post(stack, json.dumps(review).encode())
-    wait_for(lambda: all(r["status"] == "retrying" for r in stack.events()) and len(stack.events()) == 3,
-             20, what="events to be retrying")
+    # Every event has failed a whole round (its in-call retries included) and is still being
+    # retried: not "all retrying at this instant", since a due retry is claimed at once.
+    wait_for(lambda: len(rows := stack.events()) == 3
+             and all(r["attempts"] >= 1 and r["status"] in ("retrying", "processing") for r in rows),
+             20, what="every event to have failed a round")
     stack.faults(outage=False)
     rows = stack.wait_until_settled(3, timeout=60)
     assert {r["status"] for r in rows} == {"delivered"}
