@@ -8,13 +8,18 @@ dropped at the end; tables are emptied between tests.
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import uuid
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bridge.config import Settings, normalize_database_url
+from tests import hypothesis_profiles  # noqa: F401 - registers and loads the profiles first
 from tests.helpers import SECRET
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -59,17 +64,31 @@ def _empty_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database migrated to head once per session (per xdist worker); each test
+    gets a copy of it, which is the same database at a fraction of a migration's cost."""
+    from bridge.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "bridge.db"
+    upgrade(f"sqlite:///{path}")
+    # One self-contained file to copy: fold the write-ahead log in and leave WAL mode (the
+    # bridge's engine turns WAL on again when it opens the copy).
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
         _empty_postgres(url)
         return url
-    from bridge.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
-    upgrade(url)
-    return url
+    path = tmp_path / "bridge.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
 
 
 def make_env(database_url: str, **overrides) -> dict:

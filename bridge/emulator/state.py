@@ -31,7 +31,7 @@ from bridge.kustomer import contract
 
 from .kobjects import KObjectsMixin
 
-WINDOW_S = 60.0
+WINDOW_S = 60.0  # Kustomer's budgets are per minute; `rate_window_seconds` shortens it for tests
 # The docs say "400 KB" without saying which; the strict reading (400,000 bytes) is the
 # contract's, so a bridge that passes here passes Kustomer whichever it means.
 HOOK_BODY_LIMIT = contract.HOOK_BODY_LIMIT  # bytes; bigger hook bodies get 413
@@ -202,6 +202,7 @@ class EmulatorState(KObjectsMixin):
         self._id_prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._initial = dict(
+            rate_window_seconds=WINDOW_S,
             api_key=api_key, roles=list(ALL_ROLES if roles is None else roles),
             hooks=None if hooks is None else list(hooks),
             rate_limit_per_minute=rate_limit_per_minute,
@@ -234,9 +235,12 @@ class EmulatorState(KObjectsMixin):
             self.set_faults(faults or {})
 
     def configure(self, **changes: Any) -> dict:
-        """Change api_key, roles, hooks (None = accept any hash), or limits (all or none).
+        """Change api_key, roles, hooks (None = accept any hash), limits, or the length of
+        the limits' rolling window (all or none).
 
-        A changed limit starts with an empty window."""
+        A limit counts per ``rate_window_seconds`` (60, Kustomer's minute, unless a test
+        shortens it so that a rate-limit test waits seconds, not minutes). A changed limit
+        or window starts with an empty window."""
         for name, value in changes.items():
             _check_setting(name, value)
         with self.lock:
@@ -245,13 +249,15 @@ class EmulatorState(KObjectsMixin):
                     value = list(value)
                 elif name == "hooks":
                     name, value = "registered_hooks", None if value is None else set(value)
-                elif name == "rate_limit_per_minute":
-                    self.api_window = SlidingWindow(value)
-                elif name == "hook_limit_per_minute":
-                    self.hook_window = SlidingWindow(value)
-                elif name == "customer_create_limit_per_minute":
-                    self._create_windows.clear()
                 setattr(self, name, value)
+            # After the loop, so a window and a limit changed together agree in any order.
+            new_window = "rate_window_seconds" in changes
+            if new_window or "rate_limit_per_minute" in changes:
+                self.api_window = SlidingWindow(self.rate_limit_per_minute, self.rate_window_seconds)
+            if new_window or "hook_limit_per_minute" in changes:
+                self.hook_window = SlidingWindow(self.hook_limit_per_minute, self.rate_window_seconds)
+            if new_window or "customer_create_limit_per_minute" in changes:
+                self._create_windows.clear()
             return self.config()
 
     def config(self) -> dict:
@@ -262,6 +268,7 @@ class EmulatorState(KObjectsMixin):
                 "rate_limit_per_minute": self.rate_limit_per_minute,
                 "hook_limit_per_minute": self.hook_limit_per_minute,
                 "customer_create_limit_per_minute": self.customer_create_limit_per_minute,
+                "rate_window_seconds": self.rate_window_seconds,
             }
 
     def set_faults(self, changes: dict) -> dict:
@@ -536,7 +543,7 @@ class EmulatorState(KObjectsMixin):
     def _spend_create(self, kind: str, customer_id: str) -> None:
         key = (kind, customer_id)
         window = self._create_windows.setdefault(
-            key, SlidingWindow(self.customer_create_limit_per_minute))
+            key, SlidingWindow(self.customer_create_limit_per_minute, self.rate_window_seconds))
         now = self.clock()
         if not window.try_acquire(now):
             raise ApiError(429, f"{kind} create limit of {window.limit}/min for this customer "
@@ -586,6 +593,8 @@ def _check_setting(name: str, value: Any) -> None:
     elif name in ("rate_limit_per_minute", "hook_limit_per_minute",
                   "customer_create_limit_per_minute"):
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    elif name == "rate_window_seconds":
+        ok = _is_number(value) and 0 < value <= 3600
     else:
         raise ValueError(f"unknown setting {name!r}")
     if not ok:

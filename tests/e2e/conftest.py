@@ -5,6 +5,11 @@
 (SQLite on disk, or PostgreSQL when TEST_DATABASE_URL is set), and stops them
 afterwards. Each process's output goes to a file that is printed when a test
 fails, so a failure explains itself.
+
+Waiting for the processes to get somewhere reads the database directly (`Stack.events`,
+the rows `bridge events list --json` prints), not through a new CLI interpreter per poll:
+polling through the CLI cost a second of CPU per look on a 2-core machine.
+`Stack.events_from_cli` is the CLI's own answer, for the test that checks the two agree.
 """
 from __future__ import annotations
 
@@ -21,6 +26,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from bridge import store
+from bridge.cli import _event_summary
+from bridge.config import normalize_database_url
+from bridge.db import Database
 from tests.conftest import make_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +59,7 @@ class Stack:
     web_url: str = ""
     emulator_url: str = ""
     processes: dict = field(default_factory=dict)
+    _db: Database | None = field(default=None, repr=False)
 
     @property
     def webhook_url(self) -> str:
@@ -94,8 +104,26 @@ class Stack:
                                  f"{result.stdout}\n{result.stderr}")
         return result
 
+    @property
+    def db(self) -> Database:
+        """The stack's database, opened by the test process (for reads while polling)."""
+        if self._db is None:
+            self._db = Database(normalize_database_url(self.env["DATABASE_URL"]))
+        return self._db
+
+    def close_db(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
     def events(self) -> list[dict]:
-        return json.loads(self.cli("events", "list", "--json", "--limit", "10000").stdout)
+        """Every stored event, newest first, as `bridge events list --json` shows it."""
+        with self.db.session() as session:
+            return [_event_summary(e) for e in store.list_events(session, limit=100_000)]
+
+    def events_from_cli(self) -> list[dict]:
+        """The same list from a real `bridge events list --json` run."""
+        return json.loads(self.cli("events", "list", "--json", "--limit", "100000").stdout)
 
     def received(self) -> dict:
         return requests.get(f"{self.emulator_url}/__emulator/received", timeout=5).json()
@@ -115,7 +143,7 @@ class Stack:
         def settled():
             rows = self.events()
             return rows if len(rows) >= count and all(r["status"] in final for r in rows) else None
-        return wait_for(settled, timeout, interval=0.3, what=f"{count} events to settle")
+        return wait_for(settled, timeout, interval=0.1, what=f"{count} events to settle")
 
 
 def stack_env(database_url: str, tmp: Path, web_port: int, emulator_port: int, **overrides) -> dict:
@@ -162,6 +190,7 @@ def stack(database_url, tmp_path, request):
     yield stack
     for name in list(stack.processes):
         stack.stop(name)
+    stack.close_db()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         for name in stack.processes:
             print(f"----- {name} log -----\n{stack.log(name)[-5000:]}")

@@ -17,6 +17,7 @@ def test_samples_sent_with_send_sample_are_stored_and_relayed(stack):
         sent[f"msg_{name}"] = name
 
     rows = stack.wait_until_settled(len(sent))
+    assert stack.events_from_cli() == rows  # `bridge events list --json` shows what is stored
     by_id = {row["webhook_id"]: row for row in rows}
     assert set(by_id) == set(sent)
     assert by_id["msg_review-create-negative.json"]["status"] == "delivered"

@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.config import normalize_database_url
-from bridge.db import Database
 from bridge import store
 from tests.e2e.conftest import (  # noqa: F401 - re-exported for the tests here
     Stack,
@@ -58,15 +56,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 class FaultStack(Stack):
-    """The e2e Stack plus what fault tests need: direct database reads and emulator stats."""
-
-    _db: Database | None = None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(normalize_database_url(self.env["DATABASE_URL"]))
-        return self._db
+    """The e2e Stack plus what fault tests need: database counts and emulator stats."""
 
     @property
     def is_postgres(self) -> bool:
@@ -133,8 +123,7 @@ class FaultStack(Stack):
     def close(self) -> None:
         for name in list(self.processes):
             self.stop(name)
-        if self._db is not None:
-            self._db.dispose()
+        self.close_db()
 
 
 @pytest.fixture

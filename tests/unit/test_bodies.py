@@ -19,6 +19,7 @@ from bridge.okendo import (
     EventValidationError,
     validate_event,
 )
+from tests.hypothesis_profiles import examples
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples" / "okendo"
 
@@ -599,7 +600,7 @@ def valid_events(draw):
 
 
 @settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

@@ -1,25 +1,18 @@
 """The Kustomer emulator (bridge.emulator): a test double, exercised through Flask's test
-client, plus one run of ``serve()`` in a real gunicorn subprocess."""
-import os
+client. ``serve()`` in a real gunicorn process is tests/e2e/test_emulator_serve.py."""
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-import requests
 
+from bridge.emulator import app as emulator_app
 from bridge.emulator import create_emulator_app
 from bridge.emulator.state import HOOK_BODY_LIMIT, NOTE_BODY_MAX
 
 KEY = "emulator-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-ROOT = Path(__file__).resolve().parents[2]
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
 
 
@@ -342,6 +335,22 @@ def test_the_org_budget_gives_429_with_ratelimit_headers_until_the_window_frees(
     assert received(client)["throttled"] == 1
 
 
+def test_the_rate_window_can_be_shortened_and_every_budget_counts_in_it(client, clock):
+    settings = {"rate_window_seconds": 5, "rate_limit_per_minute": 1, "hook_limit_per_minute": 1}
+    assert client.post("/__emulator/config", json=settings).json["rate_window_seconds"] == 5
+    assert hook(client).status_code == 200
+    refused = hook(client)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "5"
+    assert client.get("/v1/auth/tokens/current", headers=AUTH).status_code == 200
+    assert client.get("/v1/auth/tokens/current", headers=AUTH).status_code == 429
+    clock.now += 5  # one short window later, both budgets are free again
+    assert hook(client).status_code == 200
+    assert client.get("/v1/auth/tokens/current", headers=AUTH).status_code == 200
+    assert client.post("/__emulator/config", json={"rate_window_seconds": 0}).status_code == 400
+    client.post("/__emulator/reset")
+    assert client.get("/__emulator/config").json["rate_window_seconds"] == 60  # Kustomer's minute
+
+
 def test_hooks_have_a_separate_budget(clock):
     client = create_emulator_app(hook_limit_per_minute=2, clock=clock).test_client()
     assert [hook(client).status_code for _ in range(3)] == [200, 200, 429]
@@ -417,14 +426,31 @@ def test_error_rate_is_deterministic_with_a_seed():
     assert {hook(always).status_code for _ in range(5)} == {503}
 
 
-def test_latency_is_added_to_requests(client):
-    client.post("/__emulator/faults", json={"latency_ms": 150})
-    start = time.monotonic()
+class RecordingTime:
+    """Stands in for the `time` module in bridge.emulator.app: records sleeps, never waits."""
+
+    def __init__(self):
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_latency_is_added_to_requests(client, monkeypatch):
+    recorder = RecordingTime()
+    monkeypatch.setattr(emulator_app, "time", recorder)
     assert hook(client).status_code == 200
-    assert time.monotonic() - start >= 0.15
-    start = time.monotonic()
+    assert recorder.slept == []  # no latency by default
+    client.post("/__emulator/faults", json={"latency_ms": 150})
+    assert hook(client).status_code == 200
+    assert client.get("/v1/auth/tokens/current", headers=AUTH).status_code == 200
+    assert recorder.slept == [0.15, 0.15]  # each Kustomer call waits the injected latency
     client.get("/__emulator/received")  # controls are never slowed
-    assert time.monotonic() - start < 0.15
+    client.get("/__emulator/stats")
+    assert recorder.slept == [0.15, 0.15]
 
 
 @pytest.mark.parametrize("bad", [{"nope": 1}, {"error_rate": 2}, {"fail_next": [200]},
@@ -469,55 +495,6 @@ def test_unknown_routes_answer_in_the_error_shape(client):
     response = client.get("/v1/nothing-here", headers=AUTH)
     assert response.status_code == 404 and response.json["errors"][0]["status"] == "404"
     assert client.get("/v1/customers/name=jo", headers=AUTH).status_code == 400
-
-
-# ---- serve() in a real process ----------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_serve_runs_under_gunicorn_and_accepts_hooks(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "emulator.log"
-    env = {**os.environ, "EMULATOR_API_KEY": "from-env", "EMULATOR_HOOK_LIMIT": "5"}
-    code = f"from bridge.emulator.app import serve; serve(port={port})"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{base}/__emulator/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        response = requests.post(f"{base}/v1/hooks/web/reviews", json={"review": {"rating": 2}},
-                                 headers={"Authorization": "Bearer from-env"}, timeout=5)
-        assert response.status_code == 200
-        assert response.headers["x-ratelimit-limit"] == "5"
-        assert response.headers["x-ratelimit-remaining"] == "4"
-        wrong_key = requests.post(f"{base}/v1/hooks/web/reviews", json={}, headers=AUTH, timeout=5)
-        assert wrong_key.status_code == 401
-        [record] = requests.get(f"{base}/__emulator/received", timeout=5).json()["hooks"]
-        assert record["transaction"]["attributes"]["data"] == {"review": {"rating": 2}}
-        banner = log.read_text()
-        assert "EMULATOR" in banner and f"{base}/v1/hooks/web/reviews" in banner
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
 
 
 # ---- Kustomer's contract, enforced (bridge.kustomer.contract) ----------------------------

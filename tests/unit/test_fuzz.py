@@ -29,6 +29,7 @@ from bridge.mapping import MappingError, load_mapping_text
 from bridge.models import Event
 from tests.conftest import make_env
 from tests.helpers import OTHER_SECRET, sample, signed_headers
+from tests.hypothesis_profiles import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = "/webhooks/okendo"
@@ -38,8 +39,8 @@ SAMPLES = ["review-create-negative.json", "review-create-positive.json", "review
            "review-update-negative.json", "survey_response-create-detractor.json",
            "quiz_response-create.json", "loyalty_adjustment_transaction-create.json"]
 
-# FUZZ_EXAMPLES=5000 for a long hunt; the default keeps the suite fast.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+# FUZZ_EXAMPLES=5000 for a long hunt; otherwise 60 under the `ci` profile, fewer under `quick`.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or examples(60))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])

@@ -16,6 +16,7 @@ from bridge.mapping.model import ConversationSettings, TicketSettings
 from bridge.mapping.templates import render_template, stars, template_context
 from bridge.mapping.ticket import NOTE_LIMIT, convert_custom, truncate_note
 from bridge.okendo.schemas import validate_event
+from tests.hypothesis_profiles import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "samples" / "okendo"
@@ -132,7 +133,7 @@ def test_a_str_attribute_over_1024_characters_is_cut_and_the_cut_recorded():
     assert ticket.warnings == ()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("{}%#()[]._'\"|+-*/ abcxyz_review.title0123")),
                max_size=60))
 def test_render_ticket_never_raises_whatever_the_template(template):

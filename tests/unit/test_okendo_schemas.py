@@ -23,6 +23,7 @@ from bridge.okendo import (
     email_of,
     validate_event,
 )
+from tests.hypothesis_profiles import examples
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples" / "okendo"
 SAMPLE_PATHS = sorted(SAMPLES_DIR.glob("*.json"))
@@ -696,7 +697,7 @@ def _check_outcome(payload):
 
 
 FUZZ = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
