@@ -12,7 +12,12 @@ LOCK_STAMP := $(VENV)/.installed-lock
 LOCK_ARGS  := --generate-hashes --python-version $(shell cat .python-version) \
               --python-platform x86_64-manylinux_2_28 --quiet
 
-.PHONY: run test bench install lock clean check-config
+# Parallel test workers (pytest-xdist). The whole suite mostly waits on the processes it
+# starts, so it runs more workers than cores; the unit tests are CPU-bound: one per core.
+TEST_WORKERS ?= 4
+FAST_WORKERS ?= auto
+
+.PHONY: run test test-fast chromium bench install lock clean check-config
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +40,19 @@ install: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/bridge run
 
-test: $(TEST_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+# The whole suite (what CI runs): unit, e2e and fault tests, hypothesis at full strength.
+# docs/testing.md explains the layout, the markers and how to run one test.
+test: $(TEST_STAMP) chromium
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --hypothesis-profile=ci --durations=15 $(PYTEST_ARGS)
+
+# The edit-test loop: the unit tests only (no process is started), in parallel, with the
+# quick hypothesis profile. Seconds, not minutes.
+test-fast: $(TEST_STAMP)
+	$(BIN)/pytest tests/unit -n $(FAST_WORKERS) --hypothesis-profile=quick $(PYTEST_ARGS)
+
+# Debian's Chromium, for the admin console's browser test (tests/e2e/test_admin_browser.py).
+chromium:
+	bash scripts/install-chromium.sh
 
 # Regenerate requirements.txt after changing install_requires in setup.cfg
 # (tests/unit/test_requirements_lock.py fails until you do).
