@@ -8,6 +8,7 @@ import os
 import pytest
 
 from bridge.mapping import MappingError, MappingStore
+from bridge.mapping import store as store_module
 
 GOOD = """\
 version: 1
@@ -134,9 +135,32 @@ def test_a_bad_file_at_startup_raises_with_positions(tmp_path, clock):
     assert names(store.current()) == ["good"]
 
 
-def test_building_a_store_reads_nothing(tmp_path, clock):
-    # A web process builds its runtime before it needs the mapping.
-    MappingStore(tmp_path / "absent.yaml", env={}, clock=clock)
+def test_building_a_store_reads_nothing(tmp_path, clock, monkeypatch):
+    # A web process builds its runtime before it needs the mapping: building the store
+    # neither stats nor reads the file; its first use does.
+    path = tmp_path / "mapping.yaml"
+    write(path, GOOD.format(name="before"), 1_000_000_000)
+    reads, stats = [], []
+    real_read, real_stat = store_module.read_mapping_file, os.stat
+
+    def counting_read(name):
+        reads.append(str(name))
+        return real_read(name)
+
+    def counting_stat(name, *args, **kwargs):
+        if str(name) == str(path):
+            stats.append(str(name))
+        return real_stat(name, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "read_mapping_file", counting_read)
+    monkeypatch.setattr(os, "stat", counting_stat)
+    store = MappingStore(path, env={}, clock=clock)
+    assert reads == [] and stats == []
+    assert store.last_error is None
+
+    write(path, GOOD.format(name="after"), 2_000_000_000)  # changed after building, before use
+    assert names(store.current()) == ["after"]
+    assert reads == [str(path)] and stats
 
 
 def test_reload_rereads_now(tmp_path, clock):

@@ -155,7 +155,7 @@ def test_version_is_optional():
     del payload["version"]
     assert validate_event(payload).envelope.get("version") is None
     payload["version"] = None
-    validate_event(payload)
+    assert validate_event(payload).envelope["version"] is None
     payload["version"] = 20250201
     assert "version" in errors_of(payload)
 
@@ -342,9 +342,10 @@ def test_review_delete_with_reduced_resource():
     assert customer_name_of(event) is None
     # Ids only is enough.
     ids_only = {key: payload["resource"][key] for key in ("subscriberId", "reviewId")}
-    validate_event(envelope("review", ids_only, topic="delete"))
+    minimal = validate_event(envelope("review", ids_only, topic="delete"))
+    assert (minimal.topic, minimal.resource_id, minimal.resource) == ("delete", ids_only["reviewId"], ids_only)
     # A rating that is there is still checked; null is fine on a delete.
-    validate_event(envelope("review", {**ids_only, "rating": None}, topic="delete"))
+    assert validate_event(envelope("review", {**ids_only, "rating": None}, topic="delete")).resource["rating"] is None
     errors = errors_of(envelope("review", {**ids_only, "rating": 0}, topic="delete"))
     assert errors == {"resource": {"rating": ["Must be between 1 and 5."]}}
     # Ids stay required.
@@ -364,7 +365,13 @@ def test_optional_objects_may_be_missing_or_null(key):
             del container[key]
         else:
             container[key] = None
-        validate_event(payload)
+        event = validate_event(payload)
+        kept = event.resource["reviewer"] if key == "location" else event.resource
+        if value == "missing":
+            assert key not in kept
+        else:
+            assert kept[key] is None
+        assert event.resource_id == payload["resource"]["reviewId"]
 
 
 def test_missing_reviewer():
@@ -374,8 +381,11 @@ def test_missing_reviewer():
 
 
 def test_empty_media_and_null_list_items_are_tolerated():
-    validate_event(review(media=[]))
-    validate_event(review(media=[None], attributesWithRating=[None], productAttributes=[]))
+    assert validate_event(review(media=[])).resource["media"] == []
+    event = validate_event(review(media=[None], attributesWithRating=[None], productAttributes=[]))
+    assert event.resource["media"] == [None]
+    assert event.resource["attributesWithRating"] == [None]
+    assert event.resource["productAttributes"] == []
 
 
 def test_unicode_text_is_kept_exactly():
