@@ -13,10 +13,11 @@ order id, ``order.remoteOrderId``), ``surveyId``, ``surveyName``, ``surveyRespon
 ``{questionId, question, type, answer, npsCategory}``), ``reward`` (``{type, value,
 description}``, values null without a reward) and ``subscriberId``.
 
-NPS: the first question of type ``nps`` (or carrying ``answerNpsCategory``) gives
-``npsScore`` (its numeric answer, null when it is not a number) and ``npsCategory``
-(Okendo's ``answerNpsCategory``; derived from the score with the standard NPS buckets,
-0-6 detractor, 7-8 passive, 9-10 promoter, when Okendo left it out).
+NPS: ``npsScore`` and ``npsCategory`` are :func:`bridge.okendo.nps.nps_of`'s, the same
+answer the mapping's negative rule reads: the first question of type ``nps`` (or carrying
+``answerNpsCategory``), its numeric answer (null when it is not a number) and Okendo's
+category, lowercased (derived from the score with the standard NPS buckets, 0-6
+detractor, 7-8 passive, 9-10 promoter, when Okendo left it out).
 
 Answer text: a list is joined with ", ", an object ``{type, value}`` gives its value, a
 boolean gives "true"/"false", no answer gives null; a ``customAnswer`` (the shopper's
@@ -29,16 +30,13 @@ flattening accepts any JSON value, so building the body does not fail.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from marshmallow import Schema, fields
 
-from bridge.okendo.answers import answer_text
+from bridge.okendo.answers import answer_text, question_answer_text
+from bridge.okendo.nps import category_text, nps_of
 from bridge.okendo.schemas import ValidatedEvent, dig, email_of
-
-_NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*")
 
 
 def flatten_answer(answer: Any) -> str | None:
@@ -46,70 +44,19 @@ def flatten_answer(answer: Any) -> str | None:
     return answer_text(answer)
 
 
-def _answer_text(question: dict) -> str | None:
-    text = flatten_answer(question.get("answer"))
-    custom = question.get("customAnswer")
-    if isinstance(custom, str) and custom.strip():
-        text = f"{text}, {custom}" if text else custom
-    return text
-
-
-def _numeric_answer(answer: Any) -> int | float | None:
-    """The number in an NPS answer: 7, 7.0, "7" or {"type": "number", "value": 7}."""
-    if isinstance(answer, dict):
-        answer = answer.get("value")
-    if isinstance(answer, bool):
-        return None
-    if isinstance(answer, str) and _NUMBER.fullmatch(answer):
-        answer = float(answer)
-    if isinstance(answer, float):
-        if not math.isfinite(answer):
-            return None
-        return int(answer) if answer.is_integer() else answer
-    if isinstance(answer, int):
-        return answer
-    return None
-
-
-def nps_category_for(score: int | float | None) -> str | None:
-    """The standard NPS bucket of a 0..10 score (None outside that range)."""
-    if score is None or not 0 <= score <= 10:
-        return None
-    if score <= 6:
-        return "detractor"
-    if score <= 8:
-        return "passive"
-    return "promoter"
-
-
 def _questions(event: ValidatedEvent) -> list[dict]:
     items = event.resource.get("answeredQuestions")
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
-def _first_nps_question(event: ValidatedEvent) -> dict | None:
-    for question in _questions(event):
-        kind = question.get("type")
-        if (isinstance(kind, str) and kind.lower() == "nps") or question.get(
-            "answerNpsCategory"
-        ):
-            return question
-    return None
-
-
 def _nps_score(event: ValidatedEvent) -> int | float | None:
-    question = _first_nps_question(event)
-    return _numeric_answer(question.get("answer")) if question else None
+    nps = nps_of(event.resource)
+    return nps.score if nps else None
 
 
 def _nps_category(event: ValidatedEvent) -> str | None:
-    question = _first_nps_question(event)
-    if question is None:
-        return None
-    category = question.get("answerNpsCategory")
-    if isinstance(category, str) and category:
-        return category
-    return nps_category_for(_numeric_answer(question.get("answer")))
+    nps = nps_of(event.resource)
+    return nps.category if nps else None
 
 
 class SurveyAnswerItem(Schema):
@@ -118,8 +65,8 @@ class SurveyAnswerItem(Schema):
     questionId = fields.Function(lambda question: question.get("id"))
     question = fields.Function(lambda question: question.get("text"))
     type = fields.Function(lambda question: question.get("type"))
-    answer = fields.Function(_answer_text)
-    npsCategory = fields.Function(lambda question: question.get("answerNpsCategory"))
+    answer = fields.Function(question_answer_text)
+    npsCategory = fields.Function(lambda question: category_text(question.get("answerNpsCategory")))
 
 
 class SurveyRewardSection(Schema):

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bridge.okendo.nps import NPS_CATEGORIES
+
 SENTIMENTS = ("positive", "negative", "neutral", "mixed")
-NPS_CATEGORIES = ("detractor", "passive", "promoter")
 DEFAULT_TICKET_EVENTS = ("review.create", "review.update", "review.delete", "survey_response.create")
 
 

@@ -25,6 +25,7 @@ from bridge.bodies import BODY_SHAPES, body_shape_applies
 from bridge.mapping import templates
 from bridge.mapping.envsubst import MissingEnv
 from bridge.mapping.errors import Problem
+from bridge.okendo.nps import NPS_CATEGORIES
 from bridge.mapping.events import (
     FEEDBACK_TYPES,
     did_you_mean,
@@ -33,7 +34,6 @@ from bridge.mapping.events import (
 )
 
 SENTIMENTS = ("positive", "negative", "neutral", "mixed")
-NPS_CATEGORIES = ("detractor", "passive", "promoter")
 CONVERSATION_STATUSES = ("open", "done")
 CUSTOM_SUFFIXES = ("Str", "Txt", "Num", "At", "Bool", "Url")
 _CUSTOM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*?(Str|Txt|Num|At|Bool|Url)")

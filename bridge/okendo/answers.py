@@ -51,3 +51,13 @@ def number_text(number: int | float) -> str:
         return str(number)
     except ValueError:  # an int with more digits than Python will print
         return "<number too large>"
+
+
+def question_answer_text(question: dict, *, true: str = "true", false: str = "false") -> str | None:
+    """An answered question's answer as text, followed by the shopper's own "Other: ..."
+    text (``customAnswer``) after ", " when there is one."""
+    text = answer_text(question.get("answer"), true=true, false=false)
+    custom = question.get("customAnswer")
+    if isinstance(custom, str) and custom.strip():
+        text = f"{text}, {custom}" if text else custom
+    return text
