@@ -65,21 +65,28 @@ class Stack:
     def webhook_url(self) -> str:
         return f"{self.web_url}/webhooks/okendo"
 
-    def start(self, name: str, *args: str, ready_url: str | None = None) -> subprocess.Popen:
+    def start(self, name: str, *args: str, ready_url: str | None = None, wait: bool = True) -> subprocess.Popen:
+        """Start `bridge ARGS` as `name`; with `ready_url`, wait until it answers 200 there
+        (or, with wait=False, leave that to `wait_ready`, so several start side by side)."""
         log = open(self.tmp / f"{name}.log", "ab")
         process = subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], env=self.env, cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
-        if ready_url:
-            def up():
-                if process.poll() is not None:
-                    raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log(name)}")
-                try:
-                    return requests.get(ready_url, timeout=1).status_code == 200
-                except requests.RequestException:
-                    return False
-            wait_for(up, 30, what=f"{name} at {ready_url}")
+        if ready_url and wait:
+            self.wait_ready(name, ready_url)
         return process
+
+    def wait_ready(self, name: str, ready_url: str, timeout: float = 30) -> None:
+        process = self.processes[name]
+
+        def up():
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log(name)}")
+            try:
+                return requests.get(ready_url, timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+        wait_for(up, timeout, what=f"{name} at {ready_url}")
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         process = self.processes.get(name)
@@ -177,10 +184,13 @@ def start_stack(database_url, tmp_path, **overrides) -> Stack:
     stack = Stack(env=stack_env(database_url, tmp_path, web_port, emulator_port, **overrides), tmp=tmp_path)
     stack.web_url = f"http://127.0.0.1:{web_port}"
     stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
-    stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port),
-                ready_url=f"{stack.emulator_url}/__emulator/health")
-    stack.start("web", "web", ready_url=f"{stack.web_url}/healthz")
+    # Side by side: none of the three needs another to start (they meet at the database
+    # and at the emulator's URL only when events flow).
+    stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port), wait=False)
+    stack.start("web", "web", wait=False)
     stack.start("worker", "worker")
+    stack.wait_ready("emulator", f"{stack.emulator_url}/__emulator/health")
+    stack.wait_ready("web", f"{stack.web_url}/healthz")
     return stack
 
 

@@ -37,10 +37,11 @@ def logged_stack(database_url, tmp_path, request):
     stack = Stack(env=env, tmp=tmp_path)
     stack.web_url, stack.emulator_url = f"http://127.0.0.1:{web_port}", emulator
     try:
-        stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port),
-                    ready_url=f"{emulator}/__emulator/health")
-        stack.start("web", "web", ready_url=f"{stack.web_url}/healthz")
+        stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port), wait=False)
+        stack.start("web", "web", wait=False)
         stack.start("worker", "worker")
+        stack.wait_ready("emulator", f"{emulator}/__emulator/health")
+        stack.wait_ready("web", f"{stack.web_url}/healthz")
         yield stack
     finally:
         for name in list(stack.processes):

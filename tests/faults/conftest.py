@@ -142,12 +142,12 @@ def make_stack(database_url, tmp_path, request):
         stack.web_url = f"http://127.0.0.1:{web_port}"
         stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
         built.append(stack)
-        if start:
-            stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port),
-                        ready_url=f"{stack.emulator_url}/__emulator/health")
+        if start:  # the emulator starts while the bridge does (neither waits for the other)
+            stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port), wait=False)
             stack.start_web()
             if worker:
                 stack.start_worker()
+            stack.wait_ready("emulator", f"{stack.emulator_url}/__emulator/health")
         return stack
 
     yield build
