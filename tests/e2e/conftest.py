@@ -178,20 +178,29 @@ def stack_env(database_url: str, tmp: Path, web_port: int, emulator_port: int, *
     return env
 
 
-def start_stack(database_url, tmp_path, **overrides) -> Stack:
-    """Emulator, web and worker on free ports; ``overrides`` go into their environment."""
+def new_stack(database_url, tmp_path, **overrides) -> Stack:
+    """A Stack on free ports with nothing started; ``overrides`` go into its environment."""
     web_port, emulator_port = free_port(), free_port()
     stack = Stack(env=stack_env(database_url, tmp_path, web_port, emulator_port, **overrides), tmp=tmp_path)
     stack.web_url = f"http://127.0.0.1:{web_port}"
     stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
-    # Side by side: none of the three needs another to start (they meet at the database
-    # and at the emulator's URL only when events flow).
-    stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port), wait=False)
+    return stack
+
+
+def start_all(stack: Stack) -> Stack:
+    """Start the emulator, web and worker side by side: none of the three needs another to
+    start (they meet at the database and at the emulator's URL only when events flow)."""
+    stack.start("emulator", "kustomer-emulator", "--port", stack.emulator_url.rsplit(":", 1)[1], wait=False)
     stack.start("web", "web", wait=False)
     stack.start("worker", "worker")
     stack.wait_ready("emulator", f"{stack.emulator_url}/__emulator/health")
     stack.wait_ready("web", f"{stack.web_url}/healthz")
     return stack
+
+
+def start_stack(database_url, tmp_path, **overrides) -> Stack:
+    """Emulator, web and worker on free ports; ``overrides`` go into their environment."""
+    return start_all(new_stack(database_url, tmp_path, **overrides))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import Stack, free_port, stack_env
+from tests.e2e.conftest import new_stack, start_all
 from tests.helpers import OTHER_SECRET, SECRET, sample, sample_bytes, signed_headers
 
 # A Kustomer API key looks like a JWT; this one is not real.
@@ -27,21 +27,14 @@ EMAILS = ("priya.raman@example.com", "sam.lee@example.com", "noreply.shopper@exa
 
 @pytest.fixture
 def logged_stack(database_url, tmp_path, request):
-    web_port, emulator_port = free_port(), free_port()
-    emulator = f"http://127.0.0.1:{emulator_port}"
-    env = stack_env(database_url, tmp_path, web_port, emulator_port)
-    env.update(KUSTOMER_API_KEY=API_KEY, EMULATOR_API_KEY=API_KEY, LOG_LEVEL="DEBUG",
-               KUSTOMER_REVIEW_HOOK_URL=f"{emulator}/v1/hooks/web/{HOOK_HASH}",
-               KUSTOMER_SURVEY_HOOK_URL=f"{emulator}/v1/hooks/web/{SURVEY_HASH}",
-               KUSTOMER_MAX_ATTEMPTS="2", KUSTOMER_MAX_WAIT="1", BRIDGE_RETRY_SCHEDULE="0.5,0.5,0.5")
-    stack = Stack(env=env, tmp=tmp_path)
-    stack.web_url, stack.emulator_url = f"http://127.0.0.1:{web_port}", emulator
+    stack = new_stack(database_url, tmp_path)
+    emulator = stack.emulator_url
+    stack.env.update(KUSTOMER_API_KEY=API_KEY, EMULATOR_API_KEY=API_KEY, LOG_LEVEL="DEBUG",
+                     KUSTOMER_REVIEW_HOOK_URL=f"{emulator}/v1/hooks/web/{HOOK_HASH}",
+                     KUSTOMER_SURVEY_HOOK_URL=f"{emulator}/v1/hooks/web/{SURVEY_HASH}",
+                     KUSTOMER_MAX_ATTEMPTS="2", KUSTOMER_MAX_WAIT="1", BRIDGE_RETRY_SCHEDULE="0.5,0.5,0.5")
     try:
-        stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port), wait=False)
-        stack.start("web", "web", wait=False)
-        stack.start("worker", "worker")
-        stack.wait_ready("emulator", f"{emulator}/__emulator/health")
-        stack.wait_ready("web", f"{stack.web_url}/healthz")
+        start_all(stack)
         yield stack
     finally:
         for name in list(stack.processes):
