@@ -99,6 +99,8 @@ class Processor:
         with self.db.session() as session:
             event = store.load(session, event_id)
             body, attempts_so_far, webhook_id = event.body, event.attempts, event.webhook_id
+            kept_errors = {k: v for k, v in (event.errors or {}).items() if k != store.NOT_DONE} \
+                if isinstance(event.errors, dict) else event.errors
 
         try:
             validated = validate_event(json_body.parse(body).data)  # lone surrogates repaired
@@ -119,7 +121,9 @@ class Processor:
             previous = store.done_action_keys(session, event_id)
         if older is not None:
             return self._wait_for_older(event_id, older)
-        if newer is not None:
+        if newer is not None and not any(a.status == "done" for a in previous.values()):
+            # Superseded only while nothing of this event was done: a delivered event that is
+            # replayed for an action it could not do then (bridge.replay) keeps its history.
             return self._finish(event_id, EventStatus.SKIPPED,
                                 error=f"superseded by event {newer.id} (sequenceNumber {newer.sequence_number})")
 
@@ -154,11 +158,17 @@ class Processor:
 
         if outcomes and all(o.kind == "skipped" for o in outcomes):  # e.g. no klass for the cards yet
             return self._finish(event_id, EventStatus.SKIPPED, error="; ".join(f"{o.key}: {o.error}" for o in outcomes))
+        not_done = [o.key for o in outcomes if o.kind == "skipped"]
         inactive = "; ".join(f"{o.key}: not done: {o.error}" for o in outcomes if o.kind == "skipped")
         if inactive:
             log.warning("event %s: %s", event_id, inactive)
         verdict = decide(outcomes, attempts_so_far, self.settings.retry_schedule, utcnow())
-        status = self._finish(event_id, verdict.status, error=verdict.error or inactive or None,
+        # Which actions were left undone is kept with the event, so that a replay (after e.g.
+        # `bridge kustomer setup-timeline`) takes up a delivered event for them, and only them.
+        errors = kept_errors
+        if not_done and verdict.status == EventStatus.DELIVERED:
+            errors = {**(kept_errors if isinstance(kept_errors, dict) else {}), store.NOT_DONE: not_done}
+        status = self._finish(event_id, verdict.status, error=verdict.error or inactive or None, errors=errors,
                               next_attempt_at=verdict.next_attempt_at, count_attempt=verdict.count_attempt)
         if verdict.status == EventStatus.RETRYING:
             self.enqueue(event_id, verdict.delay)

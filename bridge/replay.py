@@ -2,8 +2,10 @@
 
 A replay re-runs an event: actions already done are skipped, the rest are tried afresh
 (`store.reset_for_replay`). Two kinds of event are left alone: one a worker is processing
-right now, and one already `delivered`: all its actions are done, so there is nothing to
-send again, and it stays `delivered` with its history as it was.
+right now, and one already `delivered` with all its actions done: there is nothing to send
+again, and it stays `delivered` with its history as it was. A delivered event that recorded
+actions it could not do then (a timeline card before its klass existed) is taken up again
+for those actions only.
 """
 from __future__ import annotations
 

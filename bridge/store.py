@@ -195,21 +195,27 @@ def newer_delivered(session: Session, event: Event) -> Event | None:
     ).scalar_one_or_none()
 
 
+# Key in a delivered event's `errors`: the actions it could not do then (e.g. a timeline card
+# before its klass existed). A replay takes such an event up again for those actions alone.
+NOT_DONE = "_not_done"
+
+
 def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
     """Make events runnable again. Done actions stay done; failed ones are tried afresh.
 
     An event being processed right now is left alone (its worker owns it), and so is a
-    delivered one: every action of it is done, so a replay has nothing to redo, and running
-    it again could only rewrite its history (e.g. as "superseded" by a newer event).
+    delivered one whose every action is done: a replay has nothing to redo, and running it
+    again could only rewrite its history. A delivered event with actions it could not do
+    then (`NOT_DONE`) is taken up again for those; what it did stays done.
     `bridge.replay.not_replayed` says why an id was left alone.
     """
     now = utcnow()
-    ids = list(session.execute(
-        select(Event.id).where(Event.id.in_(event_ids),
-                               Event.status.notin_((EventStatus.PROCESSING, EventStatus.DELIVERED)),
-                               # a body pruned by retention (bridge.retention) cannot be run again
-                               func.length(Event.body) > 0)
-    ).scalars())
+    ids = [event_id for event_id, status, errors in session.execute(
+        select(Event.id, Event.status, Event.errors).where(
+            Event.id.in_(event_ids), Event.status != EventStatus.PROCESSING,
+            # a body pruned by retention (bridge.retention) cannot be run again
+            func.length(Event.body) > 0))
+           if status != EventStatus.DELIVERED or (isinstance(errors, dict) and errors.get(NOT_DONE))]
     if not ids:
         return []
     session.execute(delete(Action).where(Action.event_id.in_(ids), Action.status == "failed"))
