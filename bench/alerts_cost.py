@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, text
 from bridge.alerts.refusals import RefusalCounter
 from bridge.alerts.service import Alerts
 from bridge.alerts.settings import AlertSettings
-from bridge.db import Database
-from bridge.migrate import upgrade
-from bridge.models import Attempt, Event, utcnow
+from bridge.events.db import Database
+from bridge.events.migrate import upgrade
+from bridge.events.models import Attempt, Event, utcnow
 
 
 def refusal_cost(count: int = 200_000) -> None:

@@ -37,10 +37,10 @@ def _median_us(fn, repeats: int) -> float:
 
 
 def run(ctx: Context) -> Section:
-    from bridge import signatures
     from bridge.bodies import build_body
     from bridge.mapping import load_mapping, plan_event, render_ticket
     from bridge.okendo import validate_event
+    from bridge.web import signatures
 
     section = Section("Mapping cost")
     avg = loadavg()

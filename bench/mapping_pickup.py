@@ -29,7 +29,7 @@ ENV = {"KUSTOMER_REVIEW_HOOK_URL": "https://acme.api.kustomerapp.com/v1/hooks/we
 
 
 def _store_reviews(db, count: int) -> None:
-    from bridge import store
+    from bridge.events import store
 
     payload = json.loads(SAMPLE.read_text())
     with db.session() as session:
@@ -42,7 +42,7 @@ def _store_reviews(db, count: int) -> None:
 
 
 def _one_backend(ctx: Context, backend: str, section: Section) -> None:
-    from bridge.db import Database
+    from bridge.events.db import Database
     from bridge.mapping import versions
     from bridge.mapping.database_store import DatabaseMappingStore
     from bridge.mapping.impact import impact_preview

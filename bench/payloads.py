@@ -5,7 +5,7 @@ about 1.8 KB) with its own `reviewId`, so events never wait for one another (the
 delivers events of ONE review in sequenceNumber order) and each hook body can be matched to
 the request that caused it. Each request gets a unique `webhook-id` (the bridge answers a
 repeated one with 200 "duplicate") and is signed the Standard Webhooks way with
-`bridge.signatures.sign`. Signatures are only good for 5 minutes, so request files are
+`bridge.web.signatures.sign`. Signatures are only good for 5 minutes, so request files are
 written right before the run that uses them.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bridge.signatures import sign
+from bridge.web.signatures import sign
 
 from .processes import ROOT
 

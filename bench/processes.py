@@ -229,7 +229,7 @@ def bridge_env(database_url: str, workdir: Path, *, secret: str, web_port: int,
 @contextlib.contextmanager
 def temp_database(backend: str, workdir: Path, pg_admin_url: str) -> Iterator[str]:
     """A fresh, migrated event store; SQLite file or PostgreSQL database, removed afterwards."""
-    from bridge.migrate import upgrade
+    from bridge.events.migrate import upgrade
 
     if backend == "sqlite":
         folder = workdir / f"sqlite-{secrets.token_hex(4)}"
@@ -252,7 +252,7 @@ def temp_database(backend: str, workdir: Path, pg_admin_url: str) -> Iterator[st
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         url = admin_url.set(database=name).render_as_string(hide_password=False)
         try:
-            upgrade(url)  # also creates the queue's tables (bridge/migrate.py)
+            upgrade(url)  # also creates the queue's tables (bridge/events/migrate.py)
             yield url
         finally:
             with admin.connect() as connection:

@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviews", type=int, default=200)
     args = parser.parse_args(argv)
 
-    from bridge.clients import ClientPool
     from bridge.config import Settings
-    from bridge.emulator.app import create_emulator_app
+    from bridge.devtools.emulator.app import create_emulator_app
+    from bridge.kustomer.client_pool import ClientPool
     from bridge.mapping import KustomerTarget
     from bridge.okendo.schemas import validate_event
     from bridge.timeline.cards import card_body

@@ -14,7 +14,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key or None, MAX_CONTENT_LENGTH=settings.max_body_bytes + 1)
     app.extensions["bridge"] = runtime or build_runtime(settings)
 
-    from bridge import admin, health, http_hardening, ingest, metrics
+    from bridge import admin
+    from bridge.web import health, http_hardening, ingest, metrics
 
     app.register_blueprint(ingest.bp)
     app.register_blueprint(health.bp)

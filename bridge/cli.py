@@ -26,7 +26,7 @@ def _db(settings: Settings):
     """The event store, after making sure it exists and is migrated: a command run in the
     wrong folder, or before `bridge db upgrade`, gets one clear line instead of creating an
     empty SQLite file and printing a traceback."""
-    from bridge.db import Database
+    from bridge.events.db import Database
 
     _require_migrated(settings)
     return Database(settings.database_url)
@@ -78,7 +78,7 @@ def main() -> None:
 def run(port: int | None) -> None:
     """Everything on one machine: migrations, web server, worker (and the Kustomer emulator
     when no Kustomer settings are present)."""
-    from bridge.devrun import run_all
+    from bridge.devtools.devrun import run_all
 
     run_all(port)
 
@@ -97,7 +97,7 @@ def web() -> None:
 @click.option("--threads", type=int, default=None, help="worker threads (default $BRIDGE_WORKER_THREADS or 2)")
 def worker(threads: int | None) -> None:
     """Only the worker (threads claiming due events from the events table), as the Procfile's worker process."""
-    from bridge.worker import run_worker
+    from bridge.delivery.worker import run_worker
 
     settings = _settings()
     _require_migrated(settings)
@@ -154,7 +154,7 @@ def _say_what_is_set_up(settings: Settings) -> None:
 def _require_migrated(settings: Settings) -> None:
     from sqlalchemy.engine import make_url
 
-    from bridge.migrate import current_revision, head_revision
+    from bridge.events.migrate import current_revision, head_revision
 
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
@@ -182,7 +182,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations (idempotent; Heroku's release phase runs it)."""
-    from bridge.migrate import upgrade
+    from bridge.events.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.database_url)
@@ -214,9 +214,9 @@ def check_config(path: str | None) -> None:
               help="mapping file (default: the live mapping; $BRIDGE_MAPPING when the database has none)")
 def preview(file: str, as_json: bool, mapping_path: str | None) -> None:
     """What an Okendo payload would cause, without sending anything."""
+    from bridge.delivery.preview import format_preview_text, preview_payload
     from bridge.mapping import MappingError, load_mapping
     from bridge.mapping.preview_source import live_mapping_for_preview
-    from bridge.preview import format_preview_text, preview_payload
 
     settings = _settings()
     try:
@@ -259,7 +259,7 @@ def _iso(value):
 @click.option("--json", "as_json", is_flag=True)
 def events_list(status: str | None, limit: int, as_json: bool) -> None:
     """Stored events, newest first."""
-    from bridge import store
+    from bridge.events import store
 
     database = _db(_settings())
     with database.session() as session:
@@ -295,7 +295,7 @@ def _first_error(errors) -> str | None:
 @click.option("--json", "as_json", is_flag=True)
 def events_show(event_id: int, as_json: bool) -> None:
     """One event: its raw body, its actions and every delivery attempt."""
-    from bridge import store
+    from bridge.events import store
 
     database = _db(_settings())
     with database.session() as session:
@@ -349,8 +349,8 @@ def _parse_since(value: str | None) -> datetime | None:
 @click.option("--since", default=None, help="with --status: only events received within e.g. 2h")
 def replay(event_ids: tuple[int, ...], status: str | None, since: str | None) -> None:
     """Re-run events; actions already done are not redone (a delivered event stays as it is)."""
-    from bridge import store
-    from bridge.replay import UNKNOWN_MEANS, not_replayed
+    from bridge.delivery.replay import UNKNOWN_MEANS, not_replayed
+    from bridge.events import store
     from bridge.runtime import build_runtime
 
     if not event_ids and not status:
@@ -429,7 +429,7 @@ def _dev_secret_if_any() -> str | None:
 @click.option("--error-rate", type=float, default=0.0)
 def kustomer_emulator(host, port, rate_limit, hook_limit, latency_ms, error_rate) -> None:
     """A local stand-in for Kustomer's API, for demos and the project's tests."""
-    from bridge.emulator.app import serve
+    from bridge.devtools.emulator.app import serve
 
     options = dict(latency_ms=latency_ms, error_rate=error_rate)
     if rate_limit is not None:

@@ -107,7 +107,7 @@ class Settings:
     sweep_interval: float
     stale_after: float
     lease_seconds: float
-    # Days the bodies and attempts of delivered/skipped events are kept (0: forever); bridge.retention.
+    # Days the bodies and attempts of delivered/skipped events are kept (0: forever); bridge.delivery.retention.
     retention_days: float
     admin_username: str | None
     admin_password: str | None

@@ -5,7 +5,7 @@ benchmark can change them without editing code.
 """
 import os
 
-from bridge import hosting
+from bridge.web import hosting
 
 # Heroku gives the port in PORT; 8000 on a developer's machine.
 bind = f"{os.environ.get('BRIDGE_BIND', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
@@ -24,13 +24,13 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 
-# The app logs one JSON line per request (with its request id, bridge/requestlog.py), so
+# The app logs one JSON line per request (with its request id, bridge/web/requestlog.py), so
 # gunicorn's own access log is off unless asked for ("-" = stdout).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 
 # Trust X-Forwarded-* from Heroku's router (the only way to a dyno), and elsewhere only
-# from a proxy on this machine (bridge/hosting.py says why).
+# from a proxy on this machine (bridge/web/hosting.py says why).
 forwarded_allow_ips = hosting.forwarded_allow_ips()
 
 # Each worker builds its own database pool after the fork; never share one across processes.

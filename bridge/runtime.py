@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.clients import ClientPool
 from bridge.config import Settings
-from bridge.db import Database
-from bridge.processor import Processor
-from bridge.queue import Dispatcher
+from bridge.delivery.processor import Processor
+from bridge.delivery.queue import Dispatcher
+from bridge.events.db import Database
+from bridge.kustomer.client_pool import ClientPool
 
 
 @dataclass
@@ -64,7 +64,7 @@ def _say_queue_url_is_not_needed(settings: Settings) -> None:
 
 def _ticket_service(db, settings, clients):
     try:
-        from bridge.tickets import TicketService
+        from bridge.delivery.tickets import TicketService
     except ImportError:  # tickets arrive with their own module; relaying works without them
         return None
     return TicketService(db=db, settings=settings, clients=clients)

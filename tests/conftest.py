@@ -45,7 +45,7 @@ def postgres_url():
     except Exception as exc:  # noqa: BLE001 - CI must fail loudly, not skip
         pytest.exit(f"TEST_DATABASE_URL={PG_URL} is unreachable: {exc}", returncode=3)
     url = admin_url.set(database=name).render_as_string(hide_password=False)
-    from bridge.migrate import upgrade
+    from bridge.events.migrate import upgrade
 
     upgrade(url)
     yield url
@@ -68,7 +68,7 @@ def _empty_postgres(url: str) -> None:
 def sqlite_template(tmp_path_factory) -> Path:
     """A SQLite database migrated to head once per session (per xdist worker); each test
     gets a copy of it, which is the same database at a fraction of a migration's cost."""
-    from bridge.migrate import upgrade
+    from bridge.events.migrate import upgrade
 
     path = tmp_path_factory.mktemp("sqlite-template") / "bridge.db"
     upgrade(f"sqlite:///{path}")

@@ -6,7 +6,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bridge import signatures
+from bridge.web import signatures
 
 SAMPLES = Path(__file__).parent / "samples" / "okendo"
 # A fixed test secret (not used anywhere real).

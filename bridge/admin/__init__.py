@@ -24,10 +24,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bridge.admin import auth, login_limit, redaction
 from bridge.admin import setup as _setup_page  # noqa: F401 - registers /admin/setup on the blueprint
-from bridge.admin.views import bp
 from bridge.admin import mapping_views  # noqa: F401,E402 - registers /admin/mapping on bp
 from bridge.admin import timeline_views  # noqa: F401,E402 - registers /admin/kustomer/timeline on bp
 from bridge.admin import alerts_page  # noqa: F401,E402 - registers /admin/alerts on bp
+from bridge.admin.views import bp
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -58,7 +58,7 @@ def init_app(app: Flask) -> None:
     _register_template_helpers(app)
     app.register_blueprint(bp)
 
-    from bridge import requestlog
+    from bridge.web import requestlog
 
     requestlog.init_app(app)
 

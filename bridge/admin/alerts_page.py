@@ -15,7 +15,7 @@ from flask import flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
 from bridge.admin.views import bp, runtime
-from bridge.models import utcnow
+from bridge.events.models import utcnow
 
 
 @bp.get("/alerts")

@@ -25,7 +25,7 @@ import time
 from flask import Response, current_app, request, session
 from werkzeug.security import check_password_hash
 
-from bridge import hosting
+from bridge.web import hosting
 
 log = logging.getLogger(__name__)
 REMEMBER_SECONDS = 15 * 60

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from bridge.models import Event, EventStatus, utcnow
+from bridge.events.models import Event, EventStatus, utcnow
 
 HOURS = 24
 WIDTH, HEIGHT = 720, 200

@@ -3,7 +3,7 @@
 Why: with `ADMIN_PASSWORD_HASH` each wrong guess costs ~140 ms of scrypt, so 64
 parallel guessers starved the webhook; and with no limit one client could try about 890
 passwords a second. Failed logins are counted per client address (see
-`bridge.hosting.client_ip`) and overall, in a sliding window:
+`bridge.web.hosting.client_ip`) and overall, in a sliding window:
 
 * `PER_CLIENT` failures in `WINDOW_SECONDS` from one address: that address gets 429
   until its oldest failure leaves the window;

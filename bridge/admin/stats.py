@@ -11,8 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select
 
-from bridge import call_outcomes, store
-from bridge.models import Attempt, Event, EventStatus, utcnow
+from bridge.events import store
+from bridge.events.models import Attempt, Event, EventStatus, utcnow
+from bridge.kustomer import call_outcomes
 
 WINDOWS = (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1)))
 
@@ -95,8 +96,8 @@ def overview(runtime) -> Overview:
 
 
 def _storage(session, result: Overview, now: datetime, settings) -> None:
-    """Database size and the oldest event kept: what retention (bridge.retention) bounds."""
-    from bridge import retention
+    """Database size and the oldest event kept: what retention (bridge.delivery.retention) bounds."""
+    from bridge.delivery import retention
 
     result.database_bytes = retention.database_size(session)
     oldest = as_utc(retention.oldest_event(session))

@@ -18,13 +18,13 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bridge import json_body, store
 from bridge.admin import stats
 from bridge.admin.filters import EventFilter
 from bridge.admin.redaction import redact_preview, redact_target
+from bridge.events import json_body, store
+from bridge.events.models import EventStatus, Ticket
 from bridge.kustomer.links import customer_url, kustomer_app_url  # noqa: F401 - kustomer_app_url re-exported
 from bridge.logs import mask
-from bridge.models import EventStatus, Ticket
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -206,8 +206,8 @@ def _preview_of_body(body: bytes) -> dict:
 def _preview(payload, which: str = "live") -> dict:
     """What the live mapping (or the console's draft) makes of a payload, hook URLs
     redacted; never raises."""
+    from bridge.delivery.preview import preview_payload
     from bridge.mapping import MappingError
-    from bridge.preview import preview_payload
 
     try:
         if which == "draft":
@@ -239,7 +239,7 @@ def replay_one(event_id: int):
     if replayed:
         flash(f"Replayed 1 event (event {event_id} is pending again; done actions are not redone).", "ok")
     else:
-        from bridge.replay import DELIVERED_MEANS, not_replayed
+        from bridge.delivery.replay import DELIVERED_MEANS, not_replayed
 
         with runtime().db.session() as session:
             [(reason, _ids)] = not_replayed(session, [event_id], []).items()

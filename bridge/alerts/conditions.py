@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from bridge.alerts.grouping import attempt_reason, duration, error_reason, plural, summarize
+from bridge.events.models import Attempt, Event, EventStatus
 from bridge.logs import mask
-from bridge.models import Attempt, Event, EventStatus
 
 AUTH_STATUSES = (401, 403)
 ROW_LIMIT = 2000  # events read per condition per round; counts beyond it are approximate

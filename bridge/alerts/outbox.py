@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, or_, select, update
 
 from bridge.alerts.tables import AlertDelivery, AlertMessage
-from bridge.models import utcnow
+from bridge.events.models import utcnow
 
 BACKOFF = (30, 120, 600, 1800, 3600, 7200)
 SEND_LEASE = 120  # seconds a worker owns a delivery it is sending

@@ -20,7 +20,7 @@ import threading
 from collections import Counter
 from datetime import datetime
 
-from bridge.models import utcnow
+from bridge.events.models import utcnow
 
 log = logging.getLogger(__name__)
 

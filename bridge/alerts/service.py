@@ -29,7 +29,7 @@ from bridge.alerts import outbox
 from bridge.alerts.conditions import CONDITIONS, Context
 from bridge.alerts.policy import State, decide
 from bridge.alerts.tables import AlertState, SignatureRefusal
-from bridge.models import Event, utcnow
+from bridge.events.models import Event, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def _compare_and_set(session, key: str, version: int, state: State) -> bool:
 
 
 def _digest_text(session, now: datetime, settings) -> tuple[str, str]:
-    from bridge import store
+    from bridge.events import store
 
     counts = store.count_by_status(session, now - timedelta(days=1))
     dead = session.execute(select(func.count()).select_from(Event).where(Event.status == "dead")).scalar_one()

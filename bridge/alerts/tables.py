@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bridge.models import Base, BigId, UTCDateTime, utcnow
+from bridge.events.models import Base, BigId, UTCDateTime, utcnow
 
 
 class AlertState(Base):

@@ -63,7 +63,7 @@ from .errors import (
     redact_url,
 )
 from .pacing import Pacer
-from bridge.retry_after import parse_retry_after  # noqa: F401 - re-exported for callers
+from bridge.kustomer.retry_after import parse_retry_after  # noqa: F401 - re-exported for callers
 
 log = logging.getLogger(__name__)
 

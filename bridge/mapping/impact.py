@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bridge.events.models import Event
 from bridge.mapping.planner import plan_event
 from bridge.mapping.ticket import render_ticket
-from bridge.models import Event
 
 DEFAULT_EVENTS = 200
 MAX_EVENTS = 1000

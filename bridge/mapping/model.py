@@ -367,7 +367,7 @@ def _store_secrets(raw, path: tuple, document) -> tuple[tuple[str, ...], list[Pr
     """A store's ``secret``: one or several (a rotation) ``whsec_`` values. Unset stays an
     empty tuple, so the store accepts nothing (closed) rather than the shared secret."""
     from bridge.config import _split_list
-    from bridge.signatures import decode_secret
+    from bridge.web.signatures import decode_secret
 
     value, unset = _env_value(raw)
     if unset:

@@ -487,7 +487,7 @@ class KustomerSchema(StrictSchema):
 
 class StoreSchema(StrictSchema):
     name = Text()
-    # This store's Okendo signing secret(s), `${NAME}` (see bridge.webhook_secrets).
+    # This store's Okendo signing secret(s), `${NAME}` (see bridge.web.webhook_secrets).
     secret = EnvText()
     kustomer = fields.Nested(KustomerSchema)
     # partial: an override names only what differs from the global tickets section.

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bridge.models import Base, BigId, UTCDateTime, utcnow
+from bridge.events.models import Base, BigId, UTCDateTime, utcnow
 
 
 class MappingVersion(Base):

@@ -29,10 +29,10 @@ from typing import Mapping as TypingMapping
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from bridge.events.models import utcnow
 from bridge.mapping.errors import MappingError
 from bridge.mapping.loader import load_mapping_text, read_mapping_file
 from bridge.mapping.tables import MappingAudit, MappingDraft, MappingVersion
-from bridge.models import utcnow
 
 NOTIFY_CHANNEL = "bridge_mapping"
 DRAFT = "default"

@@ -1,7 +1,7 @@
 """Alembic environment: the URL comes from the bridge's settings, not an ini file."""
 from alembic import context
 
-from bridge.models import Base
+from bridge.events.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -12,7 +12,7 @@ def run_migrations_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    from bridge.db import make_engine
+    from bridge.events.db import make_engine
 
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:

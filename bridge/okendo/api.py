@@ -51,7 +51,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from bridge.retry_after import parse_retry_after
+from bridge.kustomer.retry_after import parse_retry_after
 
 DEFAULT_BASE_URL = "https://api.okendo.io/enterprise"
 API_VERSION = "2025-02-01"

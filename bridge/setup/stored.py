@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bridge.models import StoredSetting
+from bridge.events.models import StoredSetting
 from bridge.setup.vault import Vault, VaultError
 
 WEBHOOK_SECRET = "OKENDO_WEBHOOK_SECRET"

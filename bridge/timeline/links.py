@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bridge import store
+from bridge.events import store
 from bridge.kustomer.links import customer_url
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import logging
 
-from bridge import attempt_log
+from bridge.delivery.retry_policy import Outcome
+from bridge.kustomer import attempt_log
 from bridge.kustomer.shopper import find_or_create_shopper
-from bridge.outcomes import Outcome
 from bridge.timeline import cards
 from bridge.timeline.catalog import KlassCatalog
 from bridge.timeline.create_limit import PerCustomerCreateLimit

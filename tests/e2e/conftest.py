@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge import store
 from bridge.cli import _event_summary
 from bridge.config import normalize_database_url
-from bridge.db import Database
+from bridge.events import store
+from bridge.events.db import Database
 from tests.conftest import make_env
 
 ROOT = Path(__file__).resolve().parents[2]

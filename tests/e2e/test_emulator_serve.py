@@ -20,7 +20,7 @@ def test_serve_runs_under_gunicorn_and_accepts_hooks(tmp_path):
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "emulator.log"
     env = {**os.environ, "EMULATOR_API_KEY": "from-env", "EMULATOR_HOOK_LIMIT": "5"}
-    code = f"from bridge.emulator.app import serve; serve(port={port})"
+    code = f"from bridge.devtools.emulator.app import serve; serve(port={port})"
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge import store
+from bridge.events import store
 from tests.e2e.conftest import (  # noqa: F401 - re-exported for the tests here
     Stack,
     free_port,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from bridge import signatures
+from bridge.web import signatures
 from tests.faults.conftest import FINAL, wait_for
 from tests.helpers import OTHER_SECRET, SECRET, sample
 

@@ -14,7 +14,7 @@ import collections
 
 from sqlalchemy import func, select
 
-from bridge.models import Attempt
+from bridge.events.models import Attempt
 
 from tests.faults.conftest import hook_review_ids, new_id, review, send_concurrently, timed
 

@@ -8,9 +8,9 @@ import pytest
 import responses
 from werkzeug.security import generate_password_hash
 
-from bridge import store
 from bridge.admin.views import kustomer_app_url
-from bridge.models import Event, Ticket
+from bridge.events import store
+from bridge.events.models import Event, Ticket
 from tests.conftest import REVIEW_HOOK, SURVEY_HOOK, drain, make_env
 from tests.helpers import SECRET, sample_bytes, signed_headers, with_sequence
 

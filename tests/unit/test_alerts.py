@@ -1,7 +1,7 @@
 """Alerts: grouping, rate limits, clearing, masking, several evaluators on one database.
 
 The clock is a test clock (`Clock.advance`), so nothing here waits or asserts a duration.
-Events are stored and finished through `bridge.store`, exactly as the worker does.
+Events are stored and finished through `bridge.events.store`, exactly as the worker does.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import requests
 import responses
 from sqlalchemy import func, select
 
-from bridge import store
 from bridge.alerts import outbox
 from bridge.alerts.channels import ChannelError, ChatWebhook
 from bridge.alerts.conditions import CONDITIONS, Finding
@@ -25,8 +24,9 @@ from bridge.alerts.service import Alerts
 from bridge.alerts.settings import AlertSettings, smtp_from_env
 from bridge.alerts.tables import AlertDelivery, AlertMessage, SignatureRefusal
 from bridge.config import ConfigError, Settings
-from bridge.db import Database
-from bridge.models import Attempt, utcnow
+from bridge.events import store
+from bridge.events.db import Database
+from bridge.events.models import Attempt, utcnow
 
 HOOK_TARGET = "https://acme.api.kustomerapp.com/…/review…"  # as attempts store it (redacted)
 TAGS_TARGET = "https://acme.api.kustomerapp.com/…/tags"

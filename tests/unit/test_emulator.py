@@ -1,4 +1,4 @@
-"""The Kustomer emulator (bridge.emulator): a test double, exercised through Flask's test
+"""The Kustomer emulator (bridge.devtools.emulator): a test double, exercised through Flask's test
 client. ``serve()`` in a real gunicorn process is tests/e2e/test_emulator_serve.py."""
 import re
 import threading
@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from bridge.emulator import app as emulator_app
-from bridge.emulator import create_emulator_app
-from bridge.emulator.state import HOOK_BODY_LIMIT, NOTE_BODY_MAX
+from bridge.devtools.emulator import app as emulator_app
+from bridge.devtools.emulator import create_emulator_app
+from bridge.devtools.emulator.state import HOOK_BODY_LIMIT, NOTE_BODY_MAX
 
 KEY = "emulator-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -427,7 +427,7 @@ def test_error_rate_is_deterministic_with_a_seed():
 
 
 class RecordingTime:
-    """Stands in for the `time` module in bridge.emulator.app: records sleeps, never waits."""
+    """Stands in for the `time` module in bridge.devtools.emulator.app: records sleeps, never waits."""
 
     def __init__(self):
         self.slept: list[float] = []

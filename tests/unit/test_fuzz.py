@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 from sqlalchemy import select
 
+from bridge.events.models import Event
 from bridge.mapping import MappingError, load_mapping_text
-from bridge.models import Event
 from tests.conftest import make_env
 from tests.helpers import OTHER_SECRET, sample, signed_headers
 from tests.hypothesis_profiles import examples

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from bridge import store
-from bridge.models import Event
+from bridge.events import store
+from bridge.events.models import Event
 from tests.conftest import make_env
 from tests.helpers import OTHER_SECRET, sample_bytes, signed_headers
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bridge import store
 from bridge.app import create_app
 from bridge.config import Settings
-from bridge.delivery_id import FIELD, delivery_id
-from bridge.models import Action, Event
+from bridge.delivery.delivery_id import FIELD, delivery_id
+from bridge.events import store
+from bridge.events.models import Action, Event
 from tests.conftest import REVIEW_HOOK, make_env
 from tests.helpers import OTHER_SECRET, SECRET, sample, sample_bytes, signed_headers
 

@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from bridge import lease as leases, store
-from bridge.models import Event, utcnow
+from bridge.delivery import lease as leases
+from bridge.events import store
+from bridge.events.models import Event, utcnow
 from tests.conftest import REVIEW_HOOK
 from tests.helpers import sample_bytes
 from tests.unit.test_processor import event, hook_calls, ingest
@@ -80,7 +81,7 @@ def test_a_lease_not_renewed_for_its_whole_period_counts_as_lost():
 
 
 def test_a_paced_call_checks_the_lease_after_waiting():
-    from bridge.clients import LeaseCheckingPacer
+    from bridge.kustomer.client_pool import LeaseCheckingPacer
 
     pacer = LeaseCheckingPacer(0)
     lost = leases.Lease(1, "t", 60)

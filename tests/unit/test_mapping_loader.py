@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bridge.mapping import MappingError, check_config, load_mapping, load_mapping_text
-from bridge.mapping.templates import DEFAULT_NOTE, DEFAULT_SUBJECT, render_template, template_context
 from bridge.mapping.samples import bundled_samples
+from bridge.mapping.templates import DEFAULT_NOTE, DEFAULT_SUBJECT, render_template, template_context
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "tests" / "mappings" / "default.yaml"  # the fixture copy, not config/

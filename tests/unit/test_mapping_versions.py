@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import Settings
-from bridge.db import Database
+from bridge.events.db import Database
 from bridge.mapping import MappingError, MappingStore
 from bridge.mapping import versions
 from bridge.mapping.database_store import DatabaseMappingStore

@@ -1,7 +1,7 @@
 """How a round's action outcomes decide the event's next status."""
 from datetime import datetime, timezone
 
-from bridge.outcomes import Outcome, decide
+from bridge.delivery.retry_policy import Outcome, decide
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 SCHEDULE = (5.0, 300.0)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bridge.delivery.preview import format_preview_text, preview_payload
 from bridge.mapping import load_mapping
-from bridge.preview import format_preview_text, preview_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "samples" / "okendo"

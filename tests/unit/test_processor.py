@@ -9,8 +9,8 @@ from datetime import timedelta
 import responses
 from sqlalchemy import update
 
-from bridge import store
-from bridge.models import Event, utcnow
+from bridge.events import store
+from bridge.events.models import Event, utcnow
 from tests.conftest import REVIEW_HOOK, SURVEY_HOOK, make_env
 from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
 
@@ -221,7 +221,7 @@ def test_a_hook_body_over_400_kb_is_trimmed_to_fit_and_the_trim_recorded(client,
 
 
 def test_a_hook_body_too_big_to_trim_is_dead_with_the_reason():
-    from bridge.body_size import fit_to_limit
+    from bridge.delivery.body_size import fit_to_limit
 
     body = {"attributes": [{"title": f"t{i}", "value": i} for i in range(40_000)]}
     assert fit_to_limit(body, 400 * 1024) is None

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import event as sa_event
 from werkzeug.security import generate_password_hash
 
-from bridge import hosting
 from bridge.admin import login_limit
 from bridge.app import create_app
 from bridge.config import Settings
 from bridge.logs import mask
+from bridge.web import hosting
 from tests.conftest import make_env
 
 PASSWORD = "hashed pw"

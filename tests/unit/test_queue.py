@@ -15,8 +15,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from bridge import queue, store
-from bridge.models import Event, EventStatus, utcnow
+from bridge.delivery import queue
+from bridge.events import store
+from bridge.events.models import Event, EventStatus, utcnow
 from tests.conftest import make_env
 from tests.helpers import sample, signed_headers
 
@@ -91,7 +92,7 @@ def test_a_new_event_wakes_a_waiting_worker(runtime, settings):
 
 
 def test_waking_the_workers_never_fails_the_caller(tmp_path):
-    from bridge.db import Database
+    from bridge.events.db import Database
 
     database = Database(f"sqlite:///{tmp_path / 'missing' / 'x' / 'no.db'}")
     dispatcher = queue.Dispatcher(database)
@@ -106,7 +107,7 @@ def emulator_url():
     """The Kustomer emulator served over real HTTP in this process (10 ms per call)."""
     from werkzeug.serving import make_server
 
-    from bridge.emulator import create_emulator_app
+    from bridge.devtools.emulator import create_emulator_app
 
     app = create_emulator_app("emulator-key", faults={"latency_ms": 10})
     server = make_server("127.0.0.1", 0, app, threaded=True)

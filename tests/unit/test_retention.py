@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from bridge import retention, store
-from bridge.models import Attempt, Event, utcnow
+from bridge.delivery import retention
+from bridge.events import store
+from bridge.events.models import Attempt, Event, utcnow
 
 
 def add(runtime, status, age_days, webhook_id):

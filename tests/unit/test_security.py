@@ -21,9 +21,10 @@ import time
 
 import pytest
 
-from bridge import signatures, store
+from bridge.events import store
 from bridge.mapping import MappingError, TicketDecision, load_mapping_text, render_ticket
 from bridge.okendo.schemas import validate_event
+from bridge.web import signatures
 from tests.conftest import make_env
 from tests.helpers import OTHER_SECRET, SECRET, sample, sample_bytes, signed_headers
 

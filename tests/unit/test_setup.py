@@ -10,7 +10,7 @@ import responses
 from sqlalchemy import select
 
 from bridge.config import Settings
-from bridge.models import StoredSetting
+from bridge.events.models import StoredSetting
 from bridge.setup import stored
 from bridge.setup.live import LiveSettings
 from bridge.setup.vault import Vault, VaultError, VaultUnavailable

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 import pytest
 from standardwebhooks import Webhook
 
-from bridge import signatures
-from bridge.signatures import SignatureError, verify
+from bridge.web import signatures
+from bridge.web.signatures import SignatureError, verify
 from tests.helpers import OTHER_SECRET, SECRET, sample_bytes, signed_headers
 
 BODY = sample_bytes("review-create-negative.json")

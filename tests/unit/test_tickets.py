@@ -6,7 +6,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from bridge.models import Ticket
+from bridge.events.models import Ticket
 from tests.conftest import KUSTOMER_BASE, REVIEW_HOOK, SURVEY_HOOK
 from tests.kustomer_contract import checked_mock
 from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
@@ -199,7 +199,7 @@ def test_a_review_without_an_email_gets_a_customer_identified_another_way(client
 def test_a_ticket_being_opened_by_another_worker_makes_this_one_wait(client, runtime, kustomer):
     from datetime import timedelta
 
-    from bridge.models import utcnow
+    from bridge.events.models import utcnow
 
     event_id = ingest(client, sample_bytes("review-create-negative.json"))
     with runtime.db.session() as session:
@@ -239,7 +239,7 @@ def test_refused_tags_leave_the_event_delivered_with_the_note_and_a_warning(clie
     assert len(posted(kustomer, "POST", NOTES.pattern)) == 1
     stored = event(runtime, event_id)
     assert stored.last_error.startswith("warning: ticket:tags:") and "tag names refused" in stored.last_error
-    from bridge import store
+    from bridge.events import store
     with runtime.db.session() as session:
         steps = store.done_action_keys(session, event_id)
     assert steps["ticket:tags"].status == "failed" and "tag names refused" in steps["ticket:tags"].error
@@ -296,7 +296,7 @@ def test_a_str_attribute_over_the_limit_is_cut_and_the_cut_recorded_with_the_tic
         assert runtime.processor.process(event_id) == "delivered"
         [conversation] = posted(kustomer, "POST", CONVERSATIONS)
         assert len(conversation["custom"]["okendoBodyStr"]) == 1024
-        from bridge import store
+        from bridge.events import store
         with runtime.db.session() as session:
             step = store.done_action_keys(session, event_id)["ticket:conversation"]
         [cut] = step.result["cut"]

@@ -96,8 +96,8 @@ def test_a_review_becomes_one_card_found_by_external_id_before_it_is_created(cli
     before = len(kustomer.calls)
     from sqlalchemy import update
 
-    from bridge import store
-    from bridge.models import Event
+    from bridge.events import store
+    from bridge.events.models import Event
     with runtime.db.session() as session:
         assert store.reset_for_replay(session, [event_id]) == []
         session.execute(update(Event).where(Event.id == event_id).values(status="retrying"))
@@ -180,7 +180,7 @@ def test_a_missing_klass_makes_the_route_inactive_until_setup_then_replay_adds_t
     kustomer.get(CARD_BY_EXT, json=NOT_FOUND, status=404)
     kustomer.post(CREATE_CARD, json=card(), status=201)
     runtime.processor.timeline.catalog.forget()  # as after MISSING_TTL
-    from bridge import store
+    from bridge.events import store
     with runtime.db.session() as session:
         store.reset_for_replay(session, [event_id])
     assert runtime.processor.process(event_id) == "delivered"
@@ -358,7 +358,7 @@ def test_the_console_event_page_shows_the_card_and_a_link_into_kustomer(client, 
 
 @pytest.fixture
 def emulator():
-    from bridge.emulator.app import create_emulator_app
+    from bridge.devtools.emulator.app import create_emulator_app
 
     return create_emulator_app().test_client()
 

@@ -90,7 +90,7 @@ def _outcome(plan) -> str:
         return "skipped: no route or ticket rule takes this event"
     no_key = None
     if not plan.kustomer.api_key:
-        # Hook posts and tickets both need the store's key (see bridge.clients).
+        # Hook posts and tickets both need the store's key (see bridge.kustomer.client_pool).
         missing = ", ".join(plan.kustomer.missing_env or ("KUSTOMER_API_KEY",))
         no_key = f"no Kustomer API key: {missing} is not set"
     problems = [f"{action.key}: {action.problem or no_key}" for action in [*plan.hooks, *plan.cards]

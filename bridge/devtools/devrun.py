@@ -68,7 +68,7 @@ def _banner(lines: list[str]) -> None:
 
 
 def run_all(port: int | None) -> None:
-    from bridge.migrate import upgrade
+    from bridge.events.migrate import upgrade
 
     env = dict(os.environ)
     if port:

@@ -16,9 +16,11 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import json_body, queue, signatures, store, webhook_secrets
 from bridge.alerts.refusals import note_refused_signature
-from bridge.models import EventStatus
+from bridge.delivery import queue
+from bridge.events import json_body, store
+from bridge.events.models import EventStatus
+from bridge.web import signatures, webhook_secrets
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__)

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Callable, Mapping
 
-from bridge import hosting
+from bridge.web import hosting
 
 CACHE_SECONDS = 5.0
 

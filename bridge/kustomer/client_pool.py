@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 import time
 
-from bridge import attempt_log, lease
+from bridge.delivery import lease
+from bridge.kustomer import attempt_log
 from bridge.kustomer.pacing import Pacer
 
 

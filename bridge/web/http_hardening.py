@@ -6,7 +6,7 @@
   answered with a relative ``Location`` instead.
 * The session cookie (it carries the CSRF token and the remembered admin login) gets
   ``Secure`` whenever the request came over HTTPS (directly, or as said by a trusted
-  proxy's ``X-Forwarded-Proto``, see :mod:`bridge.hosting`), without breaking plain
+  proxy's ``X-Forwarded-Proto``, see :mod:`bridge.web.hosting`), without breaking plain
   HTTP on a developer's machine.
 
 Failure policy: nothing here raises; each piece only changes headers.

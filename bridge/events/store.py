@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from bridge.models import Action, Attempt, Event, EventStatus, utcnow
+from bridge.events.models import Action, Attempt, Event, EventStatus, utcnow
 
 
 def sequence_key(sequence_number: str | None) -> str | None:
@@ -40,7 +40,7 @@ class Stored:
 
 def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict, status: str, **fields) -> Stored:
     """Insert an event, or find the one already stored under this webhook id. A pending
-    event is due at once: `next_attempt_at` orders the queue (bridge.queue)."""
+    event is due at once: `next_attempt_at` orders the queue (bridge.delivery.queue)."""
     now = utcnow()
     if status == EventStatus.PENDING:
         fields.setdefault("next_attempt_at", now)
@@ -80,7 +80,7 @@ def claim(session: Session, event_id: int, lease_seconds: float, now: datetime |
           token: str | None = None) -> str | None:
     """Take an event for processing and return its webhook id; None when it is final, leased
     by another worker, or not due. `token` names this round in the lease: the writes of the
-    round are fenced with it (`bridge.lease`)."""
+    round are fenced with it (`bridge.delivery.lease`)."""
     now = now or utcnow()
     result = session.execute(
         update(Event)
@@ -207,13 +207,13 @@ def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
     delivered one whose every action is done: a replay has nothing to redo, and running it
     again could only rewrite its history. A delivered event with actions it could not do
     then (`NOT_DONE`) is taken up again for those; what it did stays done.
-    `bridge.replay.not_replayed` says why an id was left alone.
+    `bridge.delivery.replay.not_replayed` says why an id was left alone.
     """
     now = utcnow()
     ids = [event_id for event_id, status, errors in session.execute(
         select(Event.id, Event.status, Event.errors).where(
             Event.id.in_(event_ids), Event.status != EventStatus.PROCESSING,
-            # a body pruned by retention (bridge.retention) cannot be run again
+            # a body pruned by retention (bridge.delivery.retention) cannot be run again
             func.length(Event.body) > 0))
            if status != EventStatus.DELIVERED or (isinstance(errors, dict) and errors.get(NOT_DONE))]
     if not ids:

@@ -14,7 +14,7 @@ from typing import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge.models import Event, EventStatus
+from bridge.events.models import Event, EventStatus
 
 DELIVERED_MEANS = "already delivered: every action is done, nothing is sent again"
 BUSY_MEANS = "being processed by a worker right now"

@@ -14,7 +14,7 @@ This is what the worker runs for "look at event N now". Failure policy:
   permanent and configuration failures make the event `dead` with the reason;
 - an unexpected exception (a bug, a database hiccup) is logged and the event is
   retried like a transient failure, never dropped;
-- the round holds the event's lease while it runs (`bridge.lease`): renewed by the
+- the round holds the event's lease while it runs (`bridge.delivery.lease`): renewed by the
   process's heartbeat, and every write of the round is fenced by its token, so a
   round that lost the event to another worker stops and changes nothing.
 """
@@ -25,10 +25,13 @@ import time
 from datetime import timedelta
 from typing import Callable
 
-from bridge import attempt_log, delivery_id, json_body, lease as leases, logs, store
-from bridge.body_size import encoded_size, fit_to_limit
-from bridge.models import EventStatus, utcnow
-from bridge.outcomes import Outcome, decide
+from bridge import logs
+from bridge.delivery import delivery_id, lease as leases
+from bridge.delivery.body_size import encoded_size, fit_to_limit
+from bridge.delivery.retry_policy import Outcome, decide
+from bridge.events import json_body, store
+from bridge.events.models import EventStatus, utcnow
+from bridge.kustomer import attempt_log
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,9 @@ class Processor:
         return self._round(event_id, webhook_id, token)
 
     def process_next(self) -> bool:
-        """Claim the first due event (bridge.queue) and run one round for it; False when
+        """Claim the first due event (bridge.delivery.queue) and run one round for it; False when
         nothing was due. What each worker thread does in a loop."""
-        from bridge.queue import claim_next
+        from bridge.delivery.queue import claim_next
 
         token = leases.new_token()
         with self.db.session() as session:

@@ -1,6 +1,6 @@
 """`bridge worker`: threads that claim due events from the events table and process them.
 
-Each thread loops: claim the first due event (`bridge.queue.claim_next`), run one round
+Each thread loops: claim the first due event (`bridge.delivery.queue.claim_next`), run one round
 (`Processor`), and when nothing is due sleep until the `Waker` says something changed, or
 at most `IDLE_SECONDS`, which is also how retries falling due and expired leases are found
 (there is no separate sweeper any more: the claim query is the sweep).
@@ -10,11 +10,11 @@ the event in hand and stop, within `SHUTDOWN_SECONDS` (below Heroku's 30 s). An 
 off mid-way anyway (kill -9, a dyno crash) keeps its `processing` lease; when the lease
 expires any worker's claim takes it over, and done actions are skipped.
 
-The worker also prunes old bodies and attempts (`bridge.retention`, BRIDGE_RETENTION_DAYS).
+The worker also prunes old bodies and attempts (`bridge.delivery.retention`, BRIDGE_RETENTION_DAYS).
 
 Failure policy: an error while claiming (the database is down) is logged and retried after
 `ERROR_PAUSE_SECONDS`; a thread never dies of it. Errors inside a round are the
-processor's (`bridge.processor`).
+processor's (`bridge.delivery.processor`).
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ import time
 
 from bridge.alerts.service import start_alert_thread
 from bridge.config import Settings
-from bridge.queue import Waker
-from bridge.retention import Pruner
+from bridge.delivery.queue import Waker
+from bridge.delivery.retention import Pruner
 from bridge.runtime import build_runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ ERROR_PAUSE_SECONDS = 1.0
 
 
 def run_worker(settings: Settings, threads: int | None = None) -> None:
-    from bridge.metrics import Metrics
+    from bridge.web.metrics import Metrics
 
     runtime = build_runtime(settings, metrics=Metrics())
     threads = threads or settings.worker_threads

@@ -396,7 +396,7 @@ def serve(host: str = "127.0.0.1", port: int = 8099, *, api_key: str | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bridge.emulator.app --port 8099``: parse flags, then ``serve()``."""
+    """``python -m bridge.devtools.emulator.app --port 8099``: parse flags, then ``serve()``."""
     parser = argparse.ArgumentParser(description="Run the local Kustomer emulator (a test double).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)

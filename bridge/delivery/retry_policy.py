@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bridge.models import EventStatus
+from bridge.events.models import EventStatus
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+# bridge/migrations/, beside the package root where setup.cfg ships it as package data.
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -29,7 +30,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    from bridge.db import make_engine
+    from bridge.events.db import make_engine
 
     engine = make_engine(database_url)
     # Reading the revision is not news: alembic's "Context impl ..." lines would open the

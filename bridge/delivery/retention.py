@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text, update
 
-from bridge.models import Attempt, Event, EventStatus, utcnow
+from bridge.events.models import Attempt, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -105,7 +105,7 @@ class Event(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Which worker round holds the `processing` lease; its writes are fenced by it (bridge.lease).
+    # Which worker round holds the `processing` lease; its writes are fenced by it (bridge.delivery.lease).
     lease_token: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -118,7 +118,7 @@ class Event(Base):
         Index("ix_events_resource", "resource_type", "subscriber_id", "resource_id", "sequence_key"),
         Index("ix_events_email", "email"),
         # Partial: only events still to run, by when each is due, so finding work stays cheap
-        # as history grows (bridge.queue).
+        # as history grows (bridge.delivery.queue).
         Index("ix_events_unfinished", "next_attempt_at", "id",
               sqlite_where=text(UNFINISHED_SQL), postgresql_where=text(UNFINISHED_SQL)),
     )

@@ -32,8 +32,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import case, func, select
 
-from bridge import call_outcomes, metrics_access, store
-from bridge.models import Attempt, Event, EventStatus, utcnow
+from bridge.events import store
+from bridge.events.models import Attempt, Event, EventStatus, utcnow
+from bridge.kustomer import call_outcomes
+from bridge.web import metrics_access
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -175,7 +177,7 @@ def init_app(app: Flask) -> None:
     app.extensions["bridge.metrics.cache"] = metrics_access.ScrapeCache()
     app.register_blueprint(bp)
     # Request ids and per-request log lines ride along here so app.py needs no change.
-    from bridge import requestlog
+    from bridge.web import requestlog
 
     requestlog.init_app(app)
 

@@ -30,7 +30,7 @@ from typing import Iterator
 
 from sqlalchemy import update
 
-from bridge.models import Event, EventStatus, Ticket, utcnow
+from bridge.events.models import Event, EventStatus, Ticket, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ falls due and an expired lease: the job of the old sweeper.
 
 Failure policy: a lost notification or a broken listener costs at most `IDLE_SECONDS` of
 delay, never an event; the listener reconnects on its own. Database errors while claiming
-are logged and retried after a pause by the worker loop (`bridge.worker`).
+are logged and retried after a pause by the worker loop (`bridge.delivery.worker`).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.engine import make_url
 
-from bridge.models import UNFINISHED_SQL, Event, EventStatus, utcnow
+from bridge.events.models import UNFINISHED_SQL, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def claim_next(session, lease_seconds: float, token: str, now: datetime | None =
     """Claim the first due event for a round holding `token`: (event id, webhook id), or None."""
     from datetime import timedelta
 
-    from bridge import store
+    from bridge.events import store
 
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":

@@ -105,7 +105,7 @@ def verify_signed_by(
     tolerance: int = TOLERANCE_SECONDS,
 ) -> tuple[WebhookHeaders, str]:
     """Like `verify`, and also which of `secrets` signed it (so the caller can check that
-    the secret belongs to the store the event names, see `bridge.webhook_secrets`)."""
+    the secret belongs to the store the event names, see `bridge.web.webhook_secrets`)."""
     keys = []
     for secret in secrets:
         try:

@@ -33,9 +33,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bridge import attempt_log, lease as leases, store
-from bridge.models import Ticket, utcnow
-from bridge.outcomes import Outcome
+from bridge.delivery import lease as leases
+from bridge.delivery.retry_policy import Outcome
+from bridge.events import store
+from bridge.events.models import Ticket, utcnow
+from bridge.kustomer import attempt_log
 
 log = logging.getLogger(__name__)
 

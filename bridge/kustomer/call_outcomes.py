@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, func, select
 
-from bridge.models import Action, Attempt
+from bridge.events.models import Action, Attempt
 
 OK = Attempt.status_code.between(200, 299)
 LOOKUP_MISS = and_(Attempt.method == "GET", Attempt.status_code == 404)

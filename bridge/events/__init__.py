@@ -1,0 +1,1 @@
+"""The event store: database engine, tables, and every status transition of a stored event."""
