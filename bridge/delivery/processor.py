@@ -126,7 +126,7 @@ class Processor:
             return self._wait_for_older(event_id, older)
         if newer is not None and not any(a.status == "done" for a in previous.values()):
             # Superseded only while nothing of this event was done: a delivered event that is
-            # replayed for an action it could not do then (bridge.replay) keeps its history.
+            # replayed for an action it could not do then (bridge.delivery.replay) keeps its history.
             return self._finish(event_id, EventStatus.SKIPPED,
                                 error=f"superseded by event {newer.id} (sequenceNumber {newer.sequence_number})")
 
