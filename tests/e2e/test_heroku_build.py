@@ -167,7 +167,14 @@ def test_buildpack_build_boots_with_only_app_json_and_is_set_up_in_the_console(s
         assert "the key is valid" in checked.text and "FAIL" not in checked.text, checked.text
 
         [sub_id] = okendo.subscriptions
-        assert okendo.deliver(sub_id, body).status_code == 202
+        # Each gunicorn process re-reads stored settings every 2 s, so the one that did not
+        # serve the setup page may answer 503 "not set up yet" for that long: Okendo retries a
+        # 503, and so does this test, until the first answer that is not a 503.
+        def answered():
+            response = okendo.deliver(sub_id, body)
+            return response if response.status_code != 503 else None
+        answer = wait_for(answered, 10, interval=0.5, what="the web dyno to see the stored settings")
+        assert answer.status_code == 202, answer.text
 
         def delivered():
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()
