@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only ingest,e2e,mapping,pacing,scale]`: run the benchmarks,
+"""`python -m bench [--quick] [--only ingest,e2e,mapping,pacing,scale,history]`: run the benchmarks,
 print the table, write it into docs/benchmarks.md (see bench/report.py).
 
 Every process a benchmark starts is stopped before this exits (try/finally, and on
@@ -16,11 +16,11 @@ import time
 import traceback
 from pathlib import Path
 
-from . import e2e, ingest, loadgen, mapping_cost, mapping_pickup, pacing, report, scale
+from . import e2e, history, ingest, loadgen, mapping_cost, mapping_pickup, pacing, report, scale
 from .harness import BACKEND_LABEL, Context
 from .processes import DEFAULT_PG_ADMIN_URL, ROOT, loadavg, machine_info, new_secret, postgres_available, stop_all
 
-BENCHMARKS = {m.NAME: m for m in (mapping_cost, mapping_pickup, ingest, e2e, scale, pacing)}  # run in this order
+BENCHMARKS = {m.NAME: m for m in (mapping_cost, mapping_pickup, ingest, e2e, scale, pacing, history)}  # run in this order
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
