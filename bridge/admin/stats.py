@@ -68,7 +68,7 @@ def window(session, label: str, since: datetime) -> Window:
     by_status.update(store.count_by_status(session, since))
     by_type = dict(session.execute(
         select(func.coalesce(Event.resource_type, "(unknown)"), func.count())
-        .where(Event.received_at >= since).group_by(Event.resource_type).order_by(func.count().desc())
+        .where(*store.received_since(since)).group_by(Event.resource_type).order_by(func.count().desc())
     ).all())
     ok = case((call_outcomes.OK, 1), else_=0)
     miss = case((call_outcomes.LOOKUP_MISS, 1), else_=0)

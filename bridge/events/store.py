@@ -249,8 +249,14 @@ def list_events(session: Session, *, status: str | None = None, since: datetime 
 def count_by_status(session: Session, since: datetime | None = None) -> dict[str, int]:
     query = select(Event.status, func.count()).group_by(Event.status)
     if since is not None:
-        query = query.where(Event.received_at >= since)
+        query = query.where(*received_since(since))
     return {status: count for status, count in session.execute(query)}
+
+
+def received_since(since: datetime) -> tuple:
+    """Events received since `since`, written so the (status, received_at) index reads only
+    that window: one range per status instead of the whole table."""
+    return (Event.status.in_(EventStatus.ALL), Event.received_at >= since)
 
 
 def oldest_unfinished_received_at(session: Session) -> datetime | None:
