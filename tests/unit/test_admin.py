@@ -353,3 +353,17 @@ def test_a_secret_echoed_in_stored_data_is_scrubbed_from_the_page(client, runtim
     page = html(client.get(f"/admin/events/{event_id}", headers=ADMIN))
     assert env["KUSTOMER_API_KEY"] not in page and REVIEW_HOOK not in page
     assert "key [redacted]" in page and "https://acme.api.kustomerapp.com/…/review…" in page
+
+
+def test_a_whole_email_address_finds_its_events_through_the_index(client, runtime):
+    from bridge import store
+
+    with runtime.db.session() as session:
+        for n, email in enumerate(["priya@example.com", "Priya@example.com", "priyanka@example.com"]):
+            store.store_event(session, webhook_id=f"msg_email_{n}", body=b"{}", headers={}, status="skipped",
+                              email=email)
+    with runtime.db.session() as session:
+        exact = {e.email for e in store.list_events(session, search="Priya@example.com")}
+        partial = {e.email for e in store.list_events(session, search="priya")}
+    assert exact == {"priya@example.com", "Priya@example.com"}  # as given, or lower-cased
+    assert {"priya@example.com", "priyanka@example.com"} <= partial  # a part still finds every match
