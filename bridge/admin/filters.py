@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
+from bridge.events import store
 from bridge.events.models import Event, EventStatus, utcnow
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -93,9 +94,7 @@ class EventFilter:
         if self.since_at is not None:
             query = query.where(Event.received_at >= self.since_at)
         if self.q:
-            like = f"%{self.q}%"
-            query = query.where(or_(Event.webhook_id.like(like), Event.resource_id.like(like),
-                                    Event.email.like(like), Event.subscriber_id.like(like)))
+            query = query.where(store.matching(self.q))
         return query
 
     def count(self, session) -> int:

@@ -240,16 +240,21 @@ def list_events(session: Session, *, status: str | None = None, since: datetime 
             query = query.where(column == value)
     if since is not None:
         query = query.where(Event.received_at >= since)
-    if search and _COMPLETE_EMAIL.match(search.strip()):
-        # A whole address is looked up in the email index: the same cost with ten million
-        # events as with none. Anything else is a substring search, which reads every row.
-        address = search.strip()
-        query = query.where(or_(Event.email.in_({address, address.lower()}), Event.webhook_id == address))
-    elif search:
-        like = f"%{search.strip()}%"
-        query = query.where(or_(Event.webhook_id.like(like), Event.resource_id.like(like),
-                                Event.email.like(like), Event.subscriber_id.like(like)))
+    if search:
+        query = query.where(matching(search))
     return list(session.execute(query).scalars())
+
+
+def matching(search: str):
+    """The console's and the CLI's search condition. A whole email address is looked up in the
+    email index (and as a webhook id): the same cost with ten million events as with none.
+    Anything else is a substring search over the ids and the address, which reads every row."""
+    text = search.strip()
+    if _COMPLETE_EMAIL.match(text):
+        return or_(Event.email.in_({text, text.lower()}), Event.webhook_id == text)
+    like = f"%{text}%"
+    return or_(Event.webhook_id.like(like), Event.resource_id.like(like),
+               Event.email.like(like), Event.subscriber_id.like(like))
 
 
 _COMPLETE_EMAIL = re.compile(r"^[^@\s%_]+@[^@\s%_]+\.[^@\s%_]+$")
