@@ -7,7 +7,7 @@ figures on an empty store, then again after `--events` delivered events (with on
 each) are generated straight into the tables (executemany, not through the app). In-process
 (Flask's test client), so the figures are the bridge's own cost without HTTP:
 - ingest: one signed webhook stored (mean of 300);
-- claim: a worker's `claim_next` finding the next due event (mean of 100; the queue's cost);
+- claim: a worker's `claim_next` (bridge.delivery.queue) finding the next due event (mean of 100; the queue's cost);
 - a /metrics scrape (uncached), the console's overview, an email search, the events list (first page), and
   `bridge events list` (its query): mean of 3 each.
 Each figure is printed beside the empty-store one and the target (/metrics < 50 ms, pages
@@ -61,7 +61,7 @@ def _store(backend: str, pg_admin_url: str, tmp: str) -> tuple[str, callable]:
 
 def _generate(db, count: int, body: bytes) -> None:
     """`count` delivered review events, one attempt each, straight into the tables."""
-    from bridge.models import Attempt, Event, utcnow
+    from bridge.events.models import Attempt, Event, utcnow
 
     events, attempts = Event.__table__, Attempt.__table__
     start = utcnow() - timedelta(days=20)
@@ -99,7 +99,8 @@ def _generate(db, count: int, body: bytes) -> None:
 
 
 def _measure(app, runtime, bodies) -> dict[str, float]:
-    from bridge import queue, store
+    from bridge.delivery import queue
+    from bridge.events import store
     from tests.helpers import signed_headers
 
     client = app.test_client()
@@ -130,7 +131,7 @@ def _measure(app, runtime, bodies) -> dict[str, float]:
 def measure_store(backend: str, count: int, pg_admin_url: str) -> tuple[dict, dict]:
     from bridge.app import create_app
     from bridge.config import Settings
-    from bridge.migrate import upgrade
+    from bridge.events.migrate import upgrade
     from bridge.runtime import build_runtime
     from tests.conftest import make_env
     from tests.helpers import sample

@@ -356,7 +356,7 @@ def test_a_secret_echoed_in_stored_data_is_scrubbed_from_the_page(client, runtim
 
 
 def test_a_whole_email_address_finds_its_events_through_the_index(client, runtime):
-    from bridge import store
+    from bridge.events import store
 
     with runtime.db.session() as session:
         for n, email in enumerate(["priya@example.com", "Priya@example.com", "priyanka@example.com"]):
