@@ -5,13 +5,17 @@ Kustomer or reads the mapping file until it is first needed.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from bridge.config import Settings
 from bridge.delivery.processor import Processor
 from bridge.delivery.queue import Dispatcher
 from bridge.events.db import Database
+from bridge.delivery.tickets import TicketService
 from bridge.kustomer.client_pool import ClientPool
+from bridge.setup.live import LiveMappings, LiveSettings, live_settings_and_mappings
+from bridge.timeline.service import TimelineService
 
 
 @dataclass
@@ -20,8 +24,8 @@ class Runtime:
     db: Database
     dispatcher: Dispatcher
     processor: Processor
-    mappings: object
-    live: object = None  # bridge.setup.live.LiveSettings: environment, then the console's settings
+    mappings: LiveMappings  # the mapping store; reloads when a setting its ${VAR}s name changes
+    live: LiveSettings | None = None  # environment, then the console's settings
 
     def enqueue(self, event_id: int, delay: float | None = None) -> bool:
         return self.dispatcher.enqueue(event_id, delay)
@@ -34,8 +38,6 @@ class Runtime:
 
 
 def build_runtime(settings: Settings | None = None, *, metrics=None) -> Runtime:
-    from bridge.setup.live import live_settings_and_mappings
-
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
     live, mappings = live_settings_and_mappings(settings, db)
@@ -44,8 +46,8 @@ def build_runtime(settings: Settings | None = None, *, metrics=None) -> Runtime:
     clients = ClientPool(settings)
     processor = Processor(
         db=db, settings=settings, mappings=mappings, clients=clients,
-        enqueue=dispatcher.enqueue, tickets=_ticket_service(db, settings, clients), metrics=metrics,
-        timeline=_timeline_service(clients),
+        enqueue=dispatcher.enqueue, tickets=TicketService(db=db, settings=settings, clients=clients), metrics=metrics,
+        timeline=TimelineService(clients=clients),
     )
     return Runtime(settings=settings, db=db, dispatcher=dispatcher, processor=processor, mappings=mappings,
                    live=live)
@@ -55,22 +57,6 @@ def _say_queue_url_is_not_needed(settings: Settings) -> None:
     """REDIS_URL/QUEUE_URL named the old queue's backend; scripts still set them (design.md),
     so they are accepted, and ignored: the events table is the queue now."""
     if settings.queue_url:
-        import logging
-
         logging.getLogger(__name__).warning(
             "QUEUE_URL/REDIS_URL is set but no longer needed: the events table is the queue "
             "(docs/design-notes.md); the value is ignored")
-
-
-def _ticket_service(db, settings, clients):
-    try:
-        from bridge.delivery.tickets import TicketService
-    except ImportError:  # tickets arrive with their own module; relaying works without them
-        return None
-    return TicketService(db=db, settings=settings, clients=clients)
-
-
-def _timeline_service(clients):
-    from bridge.timeline.service import TimelineService
-
-    return TimelineService(clients=clients)
