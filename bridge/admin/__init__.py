@@ -58,10 +58,6 @@ def init_app(app: Flask) -> None:
     _register_template_helpers(app)
     app.register_blueprint(bp)
 
-    from bridge.web import requestlog
-
-    requestlog.init_app(app)
-
 
 @bp.before_request
 def _authenticate_then_check_csrf():

@@ -176,10 +176,6 @@ def init_app(app: Flask) -> None:
     app.extensions["bridge.metrics"] = registry_for(app.extensions["bridge"])
     app.extensions["bridge.metrics.cache"] = metrics_access.ScrapeCache()
     app.register_blueprint(bp)
-    # Request ids and per-request log lines ride along here so app.py needs no change.
-    from bridge.web import requestlog
-
-    requestlog.init_app(app)
 
 
 class Metrics:

@@ -24,9 +24,7 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
 
 
 def init_app(app: Flask) -> None:
-    if app.extensions.get("bridge.requestlog"):
-        return  # registered once, whichever module asks first
-    app.extensions["bridge.requestlog"] = True
+    """Called once, by the app factory (bridge.app.create_app)."""
     app.before_request(_start)
     app.after_request(_finish)
 

@@ -152,7 +152,7 @@ def test_metrics_recorder_logs_one_json_line_per_event_and_attempt(database_url,
     assert line["event_id"] == event_id and line["status"] == "delivered" and "latency_ms" in line
 
 
-# -- request ids (registered by bridge.web.metrics.init_app) -----------------------------------
+# -- request ids (registered by the app factory, bridge.app.create_app) ----------------------
 def test_request_id_is_taken_from_the_router_or_made_and_echoed(client, caplog):
     with caplog.at_level(logging.INFO, logger="bridge.http"):
         given = client.get("/healthz", headers={"X-Request-ID": "3f1c9a4e-heroku-id"})
