@@ -58,6 +58,8 @@ def _check_route(path: tuple, route: Route, document) -> list[Problem]:
                 continue
             if not route.is_hook:
                 try:  # a card that cannot be built would fail every delivery: say it now
+                    # Imported here: timeline.cards imports mapping modules, and importing any of
+                    # them runs bridge/mapping/__init__, which loads this module (a real cycle).
                     from bridge.timeline.cards import card_body
                     from bridge.timeline.klasses import TIMELINE_TYPES
 

@@ -11,6 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+Path_ = tuple  # a location in the document: ("routes", 0, "body")
+
+
+def format_path(path: Path_) -> str:
+    """``("routes", 0, "body")`` -> ``routes[0].body``; odd keys are quoted."""
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        elif not isinstance(step, str):  # a key YAML read as null, a float, a date...: reported, not crashed on
+            text += f"[{step!r}]"
+        elif step.replace("_", "").replace("-", "").isalnum():
+            text += f".{step}" if text else step
+        else:
+            text += f"[{step!r}]"
+    return text or "(top level)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong (or worth a warning) in a mapping file.

@@ -35,26 +35,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from bridge.mapping import env_policy
+from bridge.mapping.checks import check_against_samples
 from bridge.mapping.envsubst import EnvReferenceError, MissingEnv, references, substitute
-from bridge.mapping.errors import MappingError, Problem
-
-Path_ = tuple  # a location in the document: ("routes", 0, "body")
-
-
-def format_path(path: Path_) -> str:
-    """``("routes", 0, "body")`` -> ``routes[0].body``; odd keys are quoted."""
-    text = ""
-    for step in path:
-        if isinstance(step, int):
-            text += f"[{step}]"
-        elif not isinstance(step, str):  # a key YAML read as null, a float, a date...: reported, not crashed on
-            text += f"[{step!r}]"
-        elif step.replace("_", "").replace("-", "").isalnum():
-            text += f".{step}" if text else step
-        else:
-            text += f"[{step!r}]"
-    return text or "(top level)"
-
+from bridge.mapping.errors import MappingError, Path_, Problem, format_path
+from bridge.mapping.limits import CheckTimeout, time_limit
+from bridge.mapping.model import build_mapping
+from bridge.mapping.schema import validate_document
 
 @dataclass
 class Document:
@@ -224,12 +210,6 @@ def _record(table: dict, path: Path_, lc: Any, kind: str, key: Any) -> None:
 def load_mapping_text(text: str, source: str = "<string>",
                       env: TypingMapping[str, str] | None = None):
     """Load and check a mapping from its text; raises :class:`MappingError`."""
-    from bridge.mapping.checks import check_against_samples
-    from bridge.mapping.model import build_mapping
-    from bridge.mapping.schema import validate_document
-
-    from bridge.mapping.limits import CheckTimeout, time_limit
-
     env = os.environ if env is None else env
     try:
         with time_limit():

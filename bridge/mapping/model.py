@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping as TypingMapping
 
 from bridge.mapping.envsubst import MissingEnv
-from bridge.mapping.errors import MappingError, Problem
+from bridge.mapping.errors import MappingError, Problem, format_path
 from bridge.mapping.events import matches_any, resource_types_of
-from bridge.mapping.loader import format_path
 from bridge.mapping.templates import DEFAULT_NOTE, DEFAULT_SUBJECT
 
 DEFAULT_PRIORITY = 3  # Kustomer's middle priority when the file names none
@@ -329,6 +328,8 @@ def _ticket_settings(merged: dict, origin: str) -> TicketSettings:
 
 
 def _default_target(env: TypingMapping[str, str]) -> KustomerTarget:
+    """The default org's credentials. `env` is the process's live settings (the environment,
+    then what the console stored), so this is the one place the key is read."""
     api_key = env.get("KUSTOMER_API_KEY") or None
     api_base = (env.get("KUSTOMER_API_BASE") or "").rstrip("/") or None
     missing = tuple(name for name, value in

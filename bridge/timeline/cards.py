@@ -14,6 +14,7 @@ from typing import Any
 
 from bridge.mapping.feedback import answers_of, nps_of
 from bridge.mapping.templates import stars
+from bridge.mapping.ticket import convert_custom
 from bridge.timeline.klasses import KlassDefinition, klass_for
 
 TITLE_LIMIT = 255  # a card's headline; Kustomer does not document a limit, keep it readable
@@ -51,8 +52,6 @@ def deleted_body(event, card: dict) -> dict:
 
 def typed(klass: KlassDefinition, values: dict) -> dict:
     """Only the klass's own attributes, each converted to its suffix's type; empties out."""
-    from bridge.mapping.ticket import convert_custom
-
     custom = {}
     for name, value in values.items():
         if name not in klass.attributes:
