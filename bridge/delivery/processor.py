@@ -121,7 +121,7 @@ class Processor:
             event = store.load(session, event_id)
             older = store.older_unfinished(session, event)
             newer = None if older else store.newer_delivered(session, event)
-            previous = store.done_action_keys(session, event_id)
+            previous = store.recorded_actions(session, event_id)
         if older is not None:
             return self._wait_for_older(event_id, older)
         if newer is not None and not any(a.status == "done" for a in previous.values()):

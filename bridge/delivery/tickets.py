@@ -172,7 +172,7 @@ class TicketService:
 
     def _steps(self, event_id: int) -> dict:
         with self.db.session() as session:
-            return store.done_action_keys(session, event_id)
+            return store.recorded_actions(session, event_id)
 
     def _create_conversation(self, event_id, event, ticket, rendered, client) -> Ticket:
         customer = self._customer(event, client)

@@ -135,7 +135,8 @@ def load(session: Session, event_id: int, with_history: bool = False) -> Event |
     return session.execute(query).scalar_one_or_none()
 
 
-def done_action_keys(session: Session, event_id: int) -> dict[str, Action]:
+def recorded_actions(session: Session, event_id: int) -> dict[str, Action]:
+    """{key: Action} for every action recorded for the event: done and failed alike."""
     rows = session.execute(select(Action).where(Action.event_id == event_id)).scalars()
     return {row.key: row for row in rows}
 
@@ -280,8 +281,3 @@ def oldest_unfinished_received_at(session: Session) -> datetime | None:
         )
     ).scalar_one_or_none()
 
-
-def done_action_keys_for(db, event_id: int) -> set[str]:
-    """Keys of the actions (and sub-steps) already done for an event."""
-    with db.session() as session:
-        return {k for k, a in done_action_keys(session, event_id).items() if a.status == "done"}

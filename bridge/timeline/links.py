@@ -16,7 +16,7 @@ from bridge.kustomer.links import customer_url
 
 def card_for_ticket(db, event_id: int, settings, target) -> dict | None:
     with db.session() as session:
-        actions = store.done_action_keys(session, event_id)
+        actions = store.recorded_actions(session, event_id)
     for key, action in sorted(actions.items()):
         result = action.result if isinstance(action.result, dict) else {}
         if key.startswith("timeline:") and action.status == "done" and result.get("kobject_id"):

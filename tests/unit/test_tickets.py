@@ -241,7 +241,7 @@ def test_refused_tags_leave_the_event_delivered_with_the_note_and_a_warning(clie
     assert stored.last_error.startswith("warning: ticket:tags:") and "tag names refused" in stored.last_error
     from bridge.events import store
     with runtime.db.session() as session:
-        steps = store.done_action_keys(session, event_id)
+        steps = store.recorded_actions(session, event_id)
     assert steps["ticket:tags"].status == "failed" and "tag names refused" in steps["ticket:tags"].error
     assert steps["ticket:note"].status == "done" and steps["ticket"].status == "done"
 
@@ -298,7 +298,7 @@ def test_a_str_attribute_over_the_limit_is_cut_and_the_cut_recorded_with_the_tic
         assert len(conversation["custom"]["okendoBodyStr"]) == 1024
         from bridge.events import store
         with runtime.db.session() as session:
-            step = store.done_action_keys(session, event_id)["ticket:conversation"]
+            step = store.recorded_actions(session, event_id)["ticket:conversation"]
         [cut] = step.result["cut"]
         assert cut.startswith("custom.okendoBodyStr cut to 1,024 of ")
     finally:
