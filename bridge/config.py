@@ -95,7 +95,8 @@ class Settings:
     database_url: str
     queue_url: str | None
     webhook_secrets: tuple[str, ...]
-    kustomer_api_key: str | None
+    # No kustomer_api_key: the key can be entered in the console, so its one reader is the
+    # mapping's default target, built from the live settings (bridge.mapping.model).
     kustomer_api_base: str | None
     mapping_path: str
     retry_schedule: tuple[float, ...]
@@ -130,7 +131,6 @@ class Settings:
             database_url=normalize_database_url(env.get("DATABASE_URL") or default_database_url()),
             queue_url=env.get("QUEUE_URL") or env.get("REDIS_URL") or None,
             webhook_secrets=secrets,
-            kustomer_api_key=env.get("KUSTOMER_API_KEY") or None,
             kustomer_api_base=(env.get("KUSTOMER_API_BASE") or "").rstrip("/") or None,
             mapping_path=env.get("BRIDGE_MAPPING") or "config/mapping.yaml",
             retry_schedule=parse_retry_schedule(env.get("BRIDGE_RETRY_SCHEDULE")),
