@@ -7,12 +7,13 @@ import sys
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from bridge.config import ConfigError, Settings, load_dotenv_if_present
+from bridge.delivery.replay import REPLAYABLE
 
 
 def _settings() -> Settings:
@@ -331,42 +332,32 @@ def events_show(event_id: int, as_json: bool) -> None:
     click.echo(data["body"])
 
 
-def _parse_since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        amount, unit = float(value[:-1]), units[value[-1]]
-    except (KeyError, ValueError):
-        raise click.BadParameter(f"{value!r}: use a number and a unit, e.g. 30m, 2h, 1d") from None
-    return datetime.now(timezone.utc) - timedelta(seconds=amount * unit)
-
-
 @main.command()
 @click.argument("event_ids", nargs=-1, type=int)
-@click.option("--status", type=click.Choice(["dead", "invalid", "skipped", "retrying"]),
-              help="replay every event with this status")
-@click.option("--since", default=None, help="with --status: only events received within e.g. 2h")
+@click.option("--status", type=click.Choice(REPLAYABLE), help="replay every event with this status")
+@click.option("--since", default=None,
+              help="with --status: only events received within e.g. 2h, 1.5d, 2w, or since a date (2024-05-01)")
 def replay(event_ids: tuple[int, ...], status: str | None, since: str | None) -> None:
     """Re-run events; actions already done are not redone (a delivered event stays as it is)."""
-    from bridge.delivery.replay import UNKNOWN_MEANS, not_replayed
-    from bridge.events import store
+    from bridge.delivery.replay import UNKNOWN_MEANS, not_replayed, replay as replay_events
+    from bridge.events.filters import EventFilter
     from bridge.runtime import build_runtime
 
     if not event_ids and not status:
         raise click.UsageError("give event ids, or --status (e.g. --status dead --since 2h)")
+    selected = EventFilter.from_args({"status": status, "since": since or ""} if status else {})
+    if selected.problems:
+        raise click.BadParameter(selected.problems[0].removesuffix("; ignored"), param_hint="--since")
     settings = _settings()
     _require_migrated(settings)
     runtime = build_runtime(settings)
+    ids = list(event_ids)
+    if status:
+        with runtime.db.session() as session:
+            ids += selected.ids(session, limit=100_000)
+    replayed = replay_events(runtime.db, ids, runtime.enqueue)
     with runtime.db.session() as session:
-        ids = list(event_ids)
-        if status:
-            ids += [e.id for e in store.list_events(session, status=status, since=_parse_since(since),
-                                                    limit=100_000)]
-        replayed = store.reset_for_replay(session, ids)
         left_alone = not_replayed(session, ids, replayed)
-    for event_id in replayed:
-        runtime.enqueue(event_id)
     click.echo(f"replaying {len(replayed)} event(s)" + (f": {', '.join(map(str, replayed))}" if replayed else ""))
     for reason, skipped in left_alone.items():
         click.echo(f"not replayed, {reason}: {', '.join(map(str, skipped))}", err=True)

@@ -1,8 +1,8 @@
 """The admin console's pages: overview, events, one event, replay, mapping playground.
 
 Every route sits behind `auth.require_admin` and every POST behind CSRF (see
-`bridge.admin`). Pages only read, except replay, which goes through
-`store.reset_for_replay` (done actions stay done) and then enqueues each event.
+`bridge.admin`). Pages only read, except replay, which is the CLI's replay
+(`bridge.delivery.replay`: done actions stay done, then each event is enqueued).
 
 Failure policy: what the console cannot compute (the preview when the mapping file is
 broken, the queue depth when the queue is down) is shown as such on the page rather
@@ -19,8 +19,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 
 from bridge.admin import stats
-from bridge.admin.filters import EventFilter
+from bridge.events.filters import EventFilter
 from bridge.admin.redaction import redact_preview, redact_target
+from bridge.delivery import replay
 from bridge.events import json_body, store
 from bridge.events.models import EventStatus, Ticket
 from bridge.kustomer.links import customer_url, kustomer_app_url  # noqa: F401 - kustomer_app_url re-exported
@@ -30,12 +31,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PAGE_SIZE = 50
-# The list offers "replay all matching" for these statuses: after a fix (mapping, key,
-# route) they are the ones worth running again. Pending/processing/delivered are not.
-REPLAYABLE = (EventStatus.DEAD, EventStatus.INVALID, EventStatus.SKIPPED, EventStatus.RETRYING)
+# The list offers "replay all matching" for replay.REPLAYABLE statuses: after a fix
+# (mapping, key, route) they are the ones worth running again.
 # One bulk replay touches at most this many events; the page says when more remain.
 REPLAY_LIMIT = 5000
-REPLAY_CHUNK = 500  # ids per UPDATE ... WHERE id IN (...), well under every driver's limit
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 RAW_BODY_LIMIT = 256 * 1024  # characters of a raw body shown on the event page
 HIDDEN_HEADERS = ("webhook-signature", "svix-signature")
@@ -101,7 +100,7 @@ def events():
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return render_template("admin/events.html", rows=listed, filters=filters, total=total, page=page,
                            pages=pages, statuses=EventStatus.ALL, choices=_filter_choices(filters),
-                           replayable=REPLAYABLE)
+                           replayable=replay.REPLAYABLE)
 
 
 def _row(event) -> dict:
@@ -239,11 +238,9 @@ def replay_one(event_id: int):
     if replayed:
         flash(f"Replayed 1 event (event {event_id} is pending again; done actions are not redone).", "ok")
     else:
-        from bridge.delivery.replay import DELIVERED_MEANS, not_replayed
-
         with runtime().db.session() as session:
-            [(reason, _ids)] = not_replayed(session, [event_id], []).items()
-        flash(f"Event {event_id} was not replayed: {reason}.", "ok" if reason == DELIVERED_MEANS else "error")
+            [(reason, _ids)] = replay.not_replayed(session, [event_id], []).items()
+        flash(f"Event {event_id} was not replayed: {reason}.", "ok" if reason == replay.DELIVERED_MEANS else "error")
     return redirect(url_for("admin.event_page", event_id=event_id), 303)
 
 
@@ -267,13 +264,8 @@ def replay_many():
 
 
 def _replay(event_ids: list[int]) -> list[int]:
-    """Reset then enqueue; the reset is committed before any task can run."""
-    replayed: list[int] = []
-    for start in range(0, len(event_ids), REPLAY_CHUNK):
-        with runtime().db.session() as session:
-            replayed += store.reset_for_replay(session, event_ids[start:start + REPLAY_CHUNK])
-    for event_id in replayed:
-        runtime().enqueue(event_id)  # wakes the workers; a lost wake-up costs at most a second
+    """Replay (bridge.delivery.replay), and log who did it."""
+    replayed = replay.replay(runtime().db, event_ids, runtime().enqueue)
     if replayed:
         who = request.authorization.username if request.authorization else "?"
         log.info("admin %s replayed %d event(s): %s", who, len(replayed),

@@ -1,4 +1,5 @@
-"""What a replay did not do, and why, in words for the CLI and the console.
+"""Replay: the one implementation behind `bridge replay` and the console's replay buttons,
+and what a replay did not do, and why, in words for both.
 
 A replay re-runs an event: actions already done are skipped, the rest are tried afresh
 (`store.reset_for_replay`). Two kinds of event are left alone: one a worker is processing
@@ -9,12 +10,18 @@ for those actions only.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bridge.events import store
 from bridge.events.models import Event, EventStatus
+
+# The statuses a bulk replay selects by (`bridge replay --status`, the console's replay of a
+# filtered list). Single ids may be of any status: `store.reset_for_replay` decides.
+REPLAYABLE = (EventStatus.DEAD, EventStatus.INVALID, EventStatus.SKIPPED, EventStatus.RETRYING)
+CHUNK = 500  # ids per UPDATE ... WHERE id IN (...), well under every driver's limit
 
 DELIVERED_MEANS = "already delivered: every action is done, nothing is sent again"
 BUSY_MEANS = "being processed by a worker right now"
@@ -32,3 +39,19 @@ def not_replayed(session: Session, requested: Sequence[int], replayed: Sequence[
                   else BUSY_MEANS)
         reasons.setdefault(reason, []).append(event_id)
     return reasons
+
+
+def replay(db, event_ids: Sequence[int], enqueue: Callable[[int], object]) -> list[int]:
+    """Reset the events that can run again (`store.reset_for_replay`), then wake the workers
+    for each; returns the ids replayed. Each chunk's reset is committed before its events are
+    enqueued, so no worker can pick up a half-reset event; a lost wake-up costs at most a
+    second (the workers also poll). Failure policy: database errors propagate, and what was
+    committed before stays replayed."""
+    event_ids = list(event_ids)
+    replayed: list[int] = []
+    for start in range(0, len(event_ids), CHUNK):
+        with db.session() as session:
+            replayed += store.reset_for_replay(session, event_ids[start:start + CHUNK])
+    for event_id in replayed:
+        enqueue(event_id)
+    return replayed

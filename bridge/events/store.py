@@ -230,11 +230,17 @@ def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
     return ids
 
 
-def list_events(session: Session, *, status: str | None = None, since: datetime | None = None,
-                limit: int = 50, offset: int = 0, resource_type: str | None = None,
-                topic: str | None = None, subscriber_id: str | None = None,
-                search: str | None = None) -> list[Event]:
+def list_events(session: Session, *, limit: int = 50, offset: int = 0, **conditions) -> list[Event]:
+    """Newest first; `conditions` are `filter_events`'s."""
     query = select(Event).order_by(Event.id.desc()).limit(limit).offset(offset)
+    return list(session.execute(filter_events(query, **conditions)).scalars())
+
+
+def filter_events(query, *, status: str | None = None, since: datetime | None = None,
+                  resource_type: str | None = None, topic: str | None = None,
+                  subscriber_id: str | None = None, search: str | None = None):
+    """The events list's conditions (empty ones left out), on any select over Event: the one
+    definition the console's list, count and bulk replay and the CLI share."""
     for column, value in ((Event.status, status), (Event.resource_type, resource_type),
                           (Event.topic, topic), (Event.subscriber_id, subscriber_id)):
         if value:
@@ -243,7 +249,7 @@ def list_events(session: Session, *, status: str | None = None, since: datetime 
         query = query.where(Event.received_at >= since)
     if search:
         query = query.where(matching(search))
-    return list(session.execute(query).scalars())
+    return query
 
 
 def matching(search: str):

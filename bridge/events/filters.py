@@ -1,8 +1,8 @@
-"""The events filter shared by the list, its pagination and bulk replay.
+"""The events filter: one meaning for the console's list, its pagination and bulk replay,
+and for `bridge replay --status --since`.
 
 `store.list_events` fetches a page; counting and replaying need the same conditions
-on a cheaper query (ids only, no bodies), so they are built here once, with the same
-meaning as `store.list_events`.
+on a cheaper query (ids only, no bodies); both apply `store.filter_events`.
 
 Failure policy: a filter value that cannot be understood (an unknown status, a
 "since" that is neither `2h`-style nor a date) is dropped and reported in `problems`,
@@ -19,16 +19,17 @@ from sqlalchemy import func, select
 from bridge.events import store
 from bridge.events.models import Event, EventStatus, utcnow
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`"2h"` -> two hours ago; `"2024-05-01"` or an ISO datetime (UTC if no zone)."""
+    """`"2h"` (or `1.5h`, `30m`, `7d`, `2w`) -> that long ago; `"2024-05-01"` or an ISO
+    datetime (UTC if no zone). Raises ValueError saying what is accepted."""
     match = _RELATIVE.match(text)
     if match:
         try:
-            return (now or utcnow()) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+            return (now or utcnow()) - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
         except OverflowError:  # 999999999d: before year 1
             raise ValueError(f"since={text!r} reaches back before the year 1") from None
     try:
@@ -86,16 +87,8 @@ class EventFilter:
                     topic=self.topic or None, subscriber_id=self.store or None, search=self.q or None)
 
     def where(self, query):
-        """Apply the same conditions as `store.list_events` to any select over Event."""
-        for column, value in ((Event.status, self.status), (Event.resource_type, self.resource_type),
-                              (Event.topic, self.topic), (Event.subscriber_id, self.store)):
-            if value:
-                query = query.where(column == value)
-        if self.since_at is not None:
-            query = query.where(Event.received_at >= self.since_at)
-        if self.q:
-            query = query.where(store.matching(self.q))
-        return query
+        """Apply the filter to any select over Event (a page, a count, ids)."""
+        return store.filter_events(query, **self.list_kwargs())
 
     def count(self, session) -> int:
         return session.execute(self.where(select(func.count()).select_from(Event))).scalar_one()
