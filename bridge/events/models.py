@@ -9,6 +9,7 @@ ever opened for it. Schema changes go through Alembic (`bridge/migrations/`).
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum, nonmember
 
 from sqlalchemy import (
     JSON,
@@ -63,8 +64,11 @@ class Base(DeclarativeBase):
     pass
 
 
-class EventStatus:
-    """Statuses of design.md section 5; scripts outside the project rely on these names."""
+class EventStatus(StrEnum):
+    """Statuses of design.md section 5; scripts outside the project rely on these names.
+
+    A `str` enum (like rq's JobStatus): each member equals, prints and is stored as its
+    value, so `event.status == EventStatus.DEAD` holds for the plain string read back."""
 
     PENDING = "pending"
     PROCESSING = "processing"
@@ -74,10 +78,11 @@ class EventStatus:
     DEAD = "dead"
     INVALID = "invalid"
 
-    ALL = (PENDING, PROCESSING, DELIVERED, SKIPPED, RETRYING, DEAD, INVALID)
+    # Groups of the values above (nonmember: tuples of plain strings, not statuses).
+    ALL = nonmember((PENDING, PROCESSING, DELIVERED, SKIPPED, RETRYING, DEAD, INVALID))
     # Statuses a worker may pick up; `processing` only once its lease has expired.
-    RUNNABLE = (PENDING, RETRYING)
-    FINAL = (DELIVERED, SKIPPED, DEAD, INVALID)
+    RUNNABLE = nonmember((PENDING, RETRYING))
+    FINAL = nonmember((DELIVERED, SKIPPED, DEAD, INVALID))
 
 
 UNFINISHED_SQL = "status IN ('pending', 'processing', 'retrying')"
