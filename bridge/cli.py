@@ -1,4 +1,8 @@
-"""The `bridge` command (design.md section 5)."""
+"""The `bridge` command (design.md section 5).
+
+Most imports are inside the commands on purpose: each command loads only what it runs
+(`bridge worker` no Flask app, `bridge web` no emulator).
+"""
 from __future__ import annotations
 
 import json

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from bridge.alerts.settings import AlertConfigError, AlertSettings
 
 # Svix's schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -165,8 +166,6 @@ class Settings:
 
 
 def _alert_settings(env: Mapping[str, str]):
-    from bridge.alerts.settings import AlertConfigError, AlertSettings
-
     try:
         return AlertSettings.from_env(env)
     except AlertConfigError as exc:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from bridge.config import Settings
 from bridge.delivery.processor import Processor
 from bridge.delivery.queue import Dispatcher
-from bridge.events.db import Database
 from bridge.delivery.tickets import TicketService
+from bridge.events.db import Database
 from bridge.kustomer.client_pool import ClientPool
 from bridge.setup.live import LiveMappings, LiveSettings, live_settings_and_mappings
 from bridge.timeline.service import TimelineService

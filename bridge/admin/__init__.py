@@ -22,7 +22,7 @@ import logging
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bridge.admin import auth, login_limit, redaction
+from bridge.admin import auth, formatting, login_limit, redaction
 from bridge.admin import setup as _setup_page  # noqa: F401 - registers /admin/setup on the blueprint
 from bridge.admin import mapping_views  # noqa: F401,E402 - registers /admin/mapping on bp
 from bridge.admin import timeline_views  # noqa: F401,E402 - registers /admin/kustomer/timeline on bp
@@ -100,6 +100,4 @@ def _ensure_secret_key(app: Flask, creds: auth.Credentials) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from bridge.admin import formatting
-
     app.jinja_env.filters.update(formatting.FILTERS)

@@ -15,16 +15,15 @@ from flask import flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
 from bridge.admin.views import bp, runtime
+from bridge.alerts import outbox
+from bridge.alerts.conditions import CONDITIONS
+from bridge.alerts.service import Alerts
+from bridge.alerts.tables import AlertState, SignatureRefusal
 from bridge.events.models import utcnow
 
 
 @bp.get("/alerts")
 def alerts_page():
-    from bridge.alerts import outbox
-    from bridge.alerts.conditions import CONDITIONS
-    from bridge.alerts.service import Alerts
-    from bridge.alerts.tables import AlertState, SignatureRefusal
-
     settings = runtime().settings.alerts
     service = Alerts(runtime().db, settings)
     with runtime().db.session() as session:
@@ -39,8 +38,6 @@ def alerts_page():
 
 @bp.post("/alerts/test")
 def alerts_test():
-    from bridge.alerts.service import Alerts
-
     service = Alerts(runtime().db, runtime().settings.alerts)
     if not service.channels:
         flash("No alert channel is configured: set ALERT_SLACK_WEBHOOK_URL and/or ALERT_EMAIL_TO with SMTP "

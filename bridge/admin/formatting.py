@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from bridge.logs import mask_email_addresses
 
 
 def when(moment: datetime | None) -> str:
@@ -41,8 +42,6 @@ def mask_emails(value):
     """Shopper emails as `j***@example.com` in anything the console shows (raw payloads,
     previews, the event's email); HTML stays HTML (an email has nothing to escape)."""
     from markupsafe import Markup
-
-    from bridge.logs import mask_email_addresses
 
     if value is None:
         return ""

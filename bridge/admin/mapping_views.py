@@ -30,6 +30,7 @@ from bridge.mapping import MappingError, versions
 from bridge.mapping.form import NPS_CATEGORIES, SENTIMENTS, FormError, apply_settings, read_settings, \
     settings_from_form
 from bridge.mapping.impact import DEFAULT_EVENTS, MAX_EVENTS, clamp, impact_preview
+from bridge.mapping.loader import read_mapping_file
 
 DRAFT_SOURCE = "draft"
 
@@ -63,8 +64,6 @@ def _live_row():
 
 def _live_text() -> tuple[str, str]:
     if _file_mode():
-        from bridge.mapping.loader import read_mapping_file
-
         try:
             return read_mapping_file(runtime().settings.mapping_path), runtime().settings.mapping_path
         except MappingError:

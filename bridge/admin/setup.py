@@ -19,8 +19,13 @@ from datetime import datetime, timezone
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from bridge.admin.views import bp
+from bridge.mapping import MappingError
+from bridge.okendo.api import OkendoError
 from bridge.setup import stored
+from bridge.setup.kustomer_connect import check_all
 from bridge.setup.live import CONSOLE
+from bridge.setup.okendo_connect import GRACE, connect, rotate
+from bridge.setup.vault import VaultError
 
 log = logging.getLogger(__name__)
 KUSTOMER_FIELDS = ("KUSTOMER_API_KEY", "KUSTOMER_API_BASE", "KUSTOMER_REVIEW_HOOK_URL", "KUSTOMER_SURVEY_HOOK_URL")
@@ -88,8 +93,6 @@ def setup():
 
 @bp.post("/setup/okendo")
 def setup_okendo():
-    from bridge.setup.okendo_connect import connect
-
     user_id, api_key = request.form.get("user_id", "").strip(), request.form.get("api_key", "").strip()
     if not user_id or not api_key:
         flash("Paste both the Okendo user id and the API key (Okendo app: Settings > Integrations > API).", "error")
@@ -100,8 +103,6 @@ def setup_okendo():
 
 @bp.post("/setup/okendo/rotate")
 def setup_okendo_rotate():
-    from bridge.setup.okendo_connect import GRACE, rotate
-
     hours = int(GRACE.total_seconds() // 3600)
     return _okendo_action(lambda live: rotate(_runtime().db, live.vault, live, _public_url_from_form(live)),
                           f"New Okendo signing secret in use; the old one stays valid for {hours} hours")
@@ -113,9 +114,6 @@ def _public_url_from_form(live) -> str:
 
 
 def _okendo_action(action, done: str):
-    from bridge.okendo.api import OkendoError
-    from bridge.setup.vault import VaultError
-
     live = _runtime().live
     if live.source(stored.WEBHOOK_SECRET) == "environment":
         flash("OKENDO_WEBHOOK_SECRET is set in the environment and wins over anything stored here: "
@@ -140,8 +138,6 @@ def _okendo_action(action, done: str):
 @bp.post("/setup/kustomer")
 def setup_kustomer():
     """Store what was typed (a blank field keeps the stored value), then check it all."""
-    from bridge.setup.vault import VaultError
-
     live = _runtime().live
     typed = {name: request.form.get(name, "").strip() for name in KUSTOMER_FIELDS}
     changes = {name: value.rstrip("/") if name == "KUSTOMER_API_BASE" else value
@@ -167,9 +163,6 @@ def setup_kustomer_check():
 
 
 def _check():
-    from bridge.mapping import MappingError
-    from bridge.setup.kustomer_connect import check_all
-
     live = _runtime().live
     live.refresh()
     try:

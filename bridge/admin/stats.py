@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select
 
+from bridge.delivery import retention
 from bridge.events import store
 from bridge.events.models import Attempt, Event, EventStatus, utcnow
 from bridge.kustomer import call_outcomes
@@ -97,8 +98,6 @@ def overview(runtime) -> Overview:
 
 def _storage(session, result: Overview, now: datetime, settings) -> None:
     """Database size and the oldest event kept: what retention (bridge.delivery.retention) bounds."""
-    from bridge.delivery import retention
-
     result.database_bytes = retention.database_size(session)
     oldest = as_utc(retention.oldest_event(session))
     result.oldest_event_age = None if oldest is None else max(0.0, (now - oldest).total_seconds())

@@ -12,6 +12,7 @@ from flask import render_template
 
 from bridge.admin.views import bp, runtime
 from bridge.timeline.klasses import KLASSES
+from bridge.timeline.setup import setup_for_target
 
 
 @bp.get("/kustomer/timeline")
@@ -22,8 +23,6 @@ def timeline_setup():
 
 @bp.post("/kustomer/timeline")
 def timeline_setup_run():
-    from bridge.timeline.setup import setup_for_target
-
     live = getattr(runtime(), "live", None)
     if live is not None:
         live.refresh()  # a key saved on the setup page a moment ago

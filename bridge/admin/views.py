@@ -18,14 +18,17 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bridge.admin import stats
-from bridge.events.filters import EventFilter
+from bridge.admin import charts, stats
 from bridge.admin.redaction import redact_preview, redact_target
 from bridge.delivery import replay
+from bridge.delivery.preview import preview_payload
 from bridge.events import json_body, store
+from bridge.events.filters import EventFilter
 from bridge.events.models import EventStatus, Ticket
 from bridge.kustomer.links import customer_url, kustomer_app_url  # noqa: F401 - kustomer_app_url re-exported
 from bridge.logs import mask
+from bridge.mapping import MappingError
+from bridge.okendo.schemas import KNOWN_RESOURCE_TYPES, KNOWN_TOPICS
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,6 +52,7 @@ def runtime():
 # -- overview ---------------------------------------------------------------------------
 @bp.get("/")
 def overview():
+    # Imported here: admin.setup registers its pages on this module's `bp` (a real cycle).
     from bridge.admin.setup import needs_setup
 
     if runtime().live is not None and needs_setup(runtime().live):
@@ -58,16 +62,12 @@ def overview():
 
 
 def _charts() -> dict:
-    from bridge.admin import charts
-
     with runtime().db.session() as session:
         return {"events": charts.events_per_hour(session), "latency": charts.delivery_latency(session)}
 
 
 def _mapping_state() -> dict:
     """Which mapping file is in use and whether it loads (never raises)."""
-    from bridge.mapping import MappingError
-
     mappings = runtime().mappings
     state = {"path": str(getattr(mappings, "path", runtime().settings.mapping_path)), "valid": True,
              "problems": [], "serving_last_good": False}
@@ -114,8 +114,6 @@ def _row(event) -> dict:
 def _filter_choices(filters: EventFilter) -> dict:
     """The drop-downs' options: Okendo's known types and topics (no DISTINCT scan of a big
     table), plus the current value when it is another one (a skipped, unknown type)."""
-    from bridge.okendo.schemas import KNOWN_RESOURCE_TYPES, KNOWN_TOPICS
-
     types, topics = sorted(KNOWN_RESOURCE_TYPES), list(KNOWN_TOPICS)
     if filters.resource_type and filters.resource_type not in types:
         types.append(filters.resource_type)
@@ -205,11 +203,9 @@ def _preview_of_body(body: bytes) -> dict:
 def _preview(payload, which: str = "live") -> dict:
     """What the live mapping (or the console's draft) makes of a payload, hook URLs
     redacted; never raises."""
-    from bridge.delivery.preview import preview_payload
-    from bridge.mapping import MappingError
-
     try:
         if which == "draft":
+            # Imported here: admin.mapping_views registers its pages on this module's `bp`.
             from bridge.admin.mapping_views import draft_mapping
 
             mapping = draft_mapping()

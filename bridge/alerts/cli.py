@@ -1,4 +1,8 @@
-"""`bridge alerts test|status`."""
+"""`bridge alerts test|status`.
+
+Imports sit inside the commands, as in bridge.cli (which imports this module): each command
+loads only what it runs, and `bridge.cli`'s helpers are imported back without a cycle.
+"""
 from __future__ import annotations
 
 import sys

@@ -21,8 +21,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from bridge.alerts.grouping import attempt_reason, duration, error_reason, plural, summarize
+from bridge.alerts.tables import SignatureRefusal
 from bridge.events.models import Attempt, Event, EventStatus
 from bridge.logs import mask
+from bridge.mapping import MappingError
+from bridge.mapping.tables import MappingAudit
 
 AUTH_STATUSES = (401, 403)
 ROW_LIMIT = 2000  # events read per condition per round; counts beyond it are approximate
@@ -245,8 +248,6 @@ def backlog(ctx: Context, since: datetime | None = None) -> Finding:
 
 def signature_refusals(ctx: Context, since: datetime | None = None) -> Finding:
     """A burst of webhooks refused for their signature (counted by the web processes)."""
-    from bridge.alerts.tables import SignatureRefusal
-
     rows = ctx.session.execute(select(SignatureRefusal.count, SignatureRefusal.reasons)
                                .where(SignatureRefusal.recorded_at >= ctx.window_start)).all()
     total = sum(r.count for r in rows)
@@ -268,8 +269,6 @@ def signature_refusals(ctx: Context, since: datetime | None = None) -> Finding:
 def mapping(ctx: Context, since: datetime | None = None) -> Finding:
     """The live mapping does not load in this worker, or the mapping console's audit list has a
     refused publish or a version some process could not load within the window."""
-    from bridge.mapping import MappingError
-
     problems: list[str] = []
     headline = ""
     if ctx.mappings is not None:
@@ -297,8 +296,6 @@ def mapping(ctx: Context, since: datetime | None = None) -> Finding:
 def refused_publishes(session, since: datetime) -> list[str]:
     """Refused publishes and versions a process could not load, from the mapping console's
     audit list (`mapping_audit`, issue 14), one line each, newest first."""
-    from bridge.mapping.tables import MappingAudit
-
     rows = session.execute(
         select(MappingAudit).where(MappingAudit.action.in_(("refused", "load_failed")), MappingAudit.at >= since)
         .order_by(MappingAudit.id.desc()).limit(5)

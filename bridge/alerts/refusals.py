@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 from datetime import datetime
 
+from bridge.alerts.tables import SignatureRefusal
 from bridge.events.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,6 @@ class RefusalCounter:
 
 def write_to_db(db):
     def write(count: int, first_at: datetime, reasons: dict) -> None:
-        from bridge.alerts.tables import SignatureRefusal
-
         with db.session() as session:
             session.add(SignatureRefusal(first_at=first_at, count=count, reasons=reasons))
     return write

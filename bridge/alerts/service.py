@@ -24,11 +24,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bridge.alerts import channels as channel_mod
-from bridge.alerts import outbox
+from bridge.alerts import channels as channel_mod, outbox
 from bridge.alerts.conditions import CONDITIONS, Context
 from bridge.alerts.policy import State, decide
-from bridge.alerts.tables import AlertState, SignatureRefusal
+from bridge.alerts.tables import AlertDelivery, AlertState, SignatureRefusal
+from bridge.events import store
 from bridge.events.models import Event, utcnow
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,6 @@ class Alerts:
     # -- sending ---------------------------------------------------------------------------------
     def send_due(self) -> int:
         """Send what the outbox holds for this process's channels; returns how many went out."""
-        from bridge.alerts.tables import AlertDelivery
-
         sent = 0
         with self.db.session() as session:
             ids = outbox.due_ids(session, self.clock())
@@ -191,8 +189,6 @@ def _compare_and_set(session, key: str, version: int, state: State) -> bool:
 
 
 def _digest_text(session, now: datetime, settings) -> tuple[str, str]:
-    from bridge.events import store
-
     counts = store.count_by_status(session, now - timedelta(days=1))
     dead = session.execute(select(func.count()).select_from(Event).where(Event.status == "dead")).scalar_one()
     active = [row.summary for row in session.execute(

@@ -15,6 +15,8 @@ from typing import Any
 
 from bridge.mapping import Mapping, plan_event, render_ticket
 from bridge.okendo.schemas import EventValidationError, validate_event
+from bridge.timeline.cards import card_body
+from bridge.timeline.klasses import card_external_id, klass_for
 
 
 def preview_payload(payload: Any, mapping: Mapping) -> dict:
@@ -74,9 +76,6 @@ def preview_payload(payload: Any, mapping: Mapping) -> dict:
 
 def _card_preview(card, event) -> dict:
     """The card a timeline route would write (found by externalId, created or updated)."""
-    from bridge.timeline.cards import card_body
-    from bridge.timeline.klasses import card_external_id, klass_for
-
     external_id = card_external_id(event)
     body = None if event.topic == "delete" else card_body(event, external_id)
     return {"route": card.route, "key": card.key, "klass": klass_for(event.resource_type).name,

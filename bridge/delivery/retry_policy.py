@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bridge.events.models import EventStatus
+from bridge.kustomer.errors import TransientError
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,6 @@ class Outcome:
     @classmethod
     def from_error(cls, key: str, exc: Exception, attempts=()) -> "Outcome":
         """Classify a Kustomer error: transient ones are retried on the schedule, the rest are not."""
-        from bridge.kustomer.errors import TransientError
-
         kind = "transient" if isinstance(exc, TransientError) else "permanent"
         return cls(key, kind, error=str(exc), retry_after=getattr(exc, "retry_after", None),
                    attempts=list(attempts))

@@ -38,6 +38,11 @@ from bridge.delivery.retry_policy import Outcome
 from bridge.events import store
 from bridge.events.models import Ticket, utcnow
 from bridge.kustomer import attempt_log
+from bridge.kustomer.errors import ConfigurationError, KustomerError, TransientError
+from bridge.kustomer.shopper import find_or_create_shopper  # shared with timeline cards
+from bridge.mapping import render_ticket
+from bridge.mapping.ticket import truncate_note
+from bridge.timeline.links import card_for_ticket, with_card_line
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +88,6 @@ class TicketService:
             return {"ticket": "none", "reason": decision.clause}
         if client is None:
             return Outcome(KEY, "permanent", error=problem)
-        from bridge.mapping import render_ticket
-        from bridge.timeline.links import card_for_ticket, with_card_line
 
         card = card_for_ticket(self.db, event_id, self.settings, plan.kustomer)
         rendered = with_card_line(render_ticket(plan.settings, event, decision, store_name=plan.store_name,
@@ -108,8 +111,6 @@ class TicketService:
         conversation_id = ticket.conversation_id
         warnings = []
         if not _is_done(steps, "ticket:note"):
-            from bridge.mapping.ticket import truncate_note
-
             note = rendered.note if lifecycle == "opened" else \
                 truncate_note(f"{_headline(event, lifecycle, decision)}\n\n{rendered.note}")
             warnings += self._post_note_once(event_id, steps.get("ticket:note"), client, conversation_id, note)
@@ -128,8 +129,6 @@ class TicketService:
 
     def _post_note_once(self, event_id, step, client, conversation_id, note) -> list[str]:
         """Post the note unless an earlier, unrecorded try already did; returns warnings."""
-        from bridge.kustomer.errors import ConfigurationError
-
         external_id = f"okendo-note-{event_id}"
         warnings = []
         if step is not None and step.status == SENDING:
@@ -151,8 +150,6 @@ class TicketService:
 
     def _extra(self, event_id, steps, key, result, call) -> list[str]:
         """Run an extra step once; a permanent refusal is recorded and returned as a warning."""
-        from bridge.kustomer.errors import KustomerError, TransientError
-
         step = steps.get(key)
         if step is not None and step.status == "done":
             return []
@@ -196,8 +193,6 @@ class TicketService:
         return ticket
 
     def _customer(self, event, client) -> dict:
-        from bridge.kustomer.shopper import find_or_create_shopper  # shared with timeline cards
-
         return find_or_create_shopper(event, client)
 
     # -- the lock ----------------------------------------------------------------------
@@ -272,8 +267,6 @@ def _headline(event, lifecycle: str, decision) -> str:
 
 
 def _outcome_for(exc: Exception, tries) -> Outcome:
-    from bridge.kustomer.errors import KustomerError
-
     if isinstance(exc, KustomerError):
         return Outcome.from_error(KEY, exc, tries)
     raise exc

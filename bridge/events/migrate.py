@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from bridge.events.db import make_engine
 
 # bridge/migrations/, beside the package root where setup.cfg ships it as package data.
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -29,8 +30,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
-
-    from bridge.events.db import make_engine
 
     engine = make_engine(database_url)
     # Reading the revision is not news: alembic's "Context impl ..." lines would open the

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
+from bridge.kustomer.errors import redact_url
 
 _current: contextvars.ContextVar[list | None] = contextvars.ContextVar("kustomer_attempts", default=None)
 
@@ -30,7 +31,6 @@ def record(info) -> None:
     bucket = _current.get()
     if bucket is None:
         return
-    from bridge.kustomer.errors import redact_url
 
     bucket.append(RecordedAttempt(
         method=info.method, target=redact_url(info.url), status=info.status,

@@ -9,7 +9,7 @@ import threading
 import time
 
 from bridge.delivery import lease
-from bridge.kustomer import attempt_log
+from bridge.kustomer import attempt_log, KustomerClient
 from bridge.kustomer.pacing import Pacer
 
 
@@ -41,8 +41,6 @@ class ClientPool:
             self._clients.clear()
 
     def _make(self, target):
-        from bridge.kustomer import KustomerClient
-
         return KustomerClient(
             target.api_key, target.api_base,
             pacer=LeaseCheckingPacer(self.settings.kustomer_requests_per_minute, sleep=self.sleep),

@@ -6,11 +6,10 @@ an email is identified by what Okendo does give: its customer id (surveys, loyal
 the resource itself, so the same review always lands on the same customer.
 """
 from __future__ import annotations
+from bridge.okendo.schemas import customer_name_of, email_of
 
 
 def find_or_create_shopper(event, client) -> dict:
-    from bridge.okendo.schemas import customer_name_of, email_of
-
     email, name = email_of(event), customer_name_of(event)
     if email:
         return client.find_or_create_customer(email=email, name=name or email)

@@ -21,6 +21,7 @@ from bridge.mapping.planner import TicketDecision, shape_body
 from bridge.mapping.samples import samples_for
 from bridge.mapping.templates import evaluate_when
 from bridge.mapping.ticket import ticket_render_errors
+from bridge.timeline.klasses import TIMELINE_TYPES
 
 
 def _failure(sample: str, error: Exception) -> str:
@@ -61,7 +62,6 @@ def _check_route(path: tuple, route: Route, document) -> list[Problem]:
                     # Imported here: timeline.cards imports mapping modules, and importing any of
                     # them runs bridge/mapping/__init__, which loads this module (a real cycle).
                     from bridge.timeline.cards import card_body
-                    from bridge.timeline.klasses import TIMELINE_TYPES
 
                     if topic != "delete" and resource_type in TIMELINE_TYPES:
                         card_body(event, "okendo-check")

@@ -6,6 +6,9 @@ Failure policy: an invalid file is never published: every problem is printed as
 ``path:line:col: message`` on stderr and the command exits 1 (``check`` likewise). With
 ``BRIDGE_MAPPING_SOURCE=file`` the file is the live mapping, so publish and rollback
 refuse (exit 1) and say to edit the file instead.
+
+Imports sit inside the commands, as in bridge.cli (which imports this module): each command
+loads only what it runs, and `bridge.cli`'s helpers are imported back without a cycle.
 """
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ from typing import Callable, Mapping as TypingMapping
 
 from bridge.mapping import versions
 from bridge.mapping.errors import MappingError, Problem
+from bridge.mapping.listener import VersionListener
 from bridge.mapping.model import Mapping
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,6 @@ class DatabaseMappingStore:
         if not self._listen or self._listener_pid == os.getpid():
             return
         # After a fork (gunicorn's workers) the parent's thread is not running here.
-        from bridge.mapping.listener import VersionListener
 
         self._listener_pid = os.getpid()
         self._listener = VersionListener(self.db.url, self.mark_stale)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from bridge.events.models import Event
 from bridge.mapping.planner import plan_event
 from bridge.mapping.ticket import render_ticket
+from bridge.okendo.schemas import EventValidationError, validate_event
 
 DEFAULT_EVENTS = 200
 MAX_EVENTS = 1000
@@ -109,8 +110,6 @@ def clamp(limit: Any) -> int:
 
 def impact_preview(db, before, after, limit: int = DEFAULT_EVENTS) -> Impact:
     """Compare ``before`` (live) and ``after`` (draft) Mappings on the newest stored events."""
-    from bridge.okendo.schemas import EventValidationError, validate_event
-
     limit = clamp(limit)
     impact = Impact()
     last_id = None

@@ -22,10 +22,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping as TypingMapping
 
+from bridge.config import _split_list
 from bridge.mapping.envsubst import MissingEnv
 from bridge.mapping.errors import MappingError, Problem, format_path
 from bridge.mapping.events import matches_any, resource_types_of
 from bridge.mapping.templates import DEFAULT_NOTE, DEFAULT_SUBJECT
+from bridge.web.signatures import decode_secret
 
 DEFAULT_PRIORITY = 3  # Kustomer's middle priority when the file names none
 
@@ -367,9 +369,6 @@ def _store_target(raw: dict, default: KustomerTarget, path: tuple, document
 def _store_secrets(raw, path: tuple, document) -> tuple[tuple[str, ...], list[Problem], list[Problem]]:
     """A store's ``secret``: one or several (a rotation) ``whsec_`` values. Unset stays an
     empty tuple, so the store accepts nothing (closed) rather than the shared secret."""
-    from bridge.config import _split_list
-    from bridge.web.signatures import decode_secret
-
     value, unset = _env_value(raw)
     if unset:
         return (), [], [document.problem(path, (

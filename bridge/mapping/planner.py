@@ -20,9 +20,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from bridge.bodies import build_body
 from bridge.mapping.model import KustomerTarget, Mapping, Route, TicketSettings
 from bridge.mapping.negative import judge
 from bridge.mapping.templates import evaluate_when
+from bridge.timeline.klasses import TIMELINE_TYPES
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,6 @@ def _not_applying(route: Route, event) -> tuple[str | None, str | None]:
 
 
 def _card_action(route: Route, event) -> tuple[CardAction | None, str]:
-    from bridge.timeline.klasses import TIMELINE_TYPES
-
     if event.resource_type not in TIMELINE_TYPES:
         return None, f"no timeline card for {event.resource_type} events"
     why_not, problem = _not_applying(route, event)
@@ -145,8 +145,6 @@ def _route_action(route: Route, event) -> tuple[HookAction | None, str]:
 def shape_body(route: Route, event) -> dict:
     """The route's body shape for ``event``, then its renames, then its extra fields
     (so ``extra`` keys are named as they will appear, and win over body keys)."""
-    from bridge.bodies import build_body
-
     body = build_body(route.body, event)
     if route.rename:
         renamed = {route.rename[key]: value for key, value in body.items() if key in route.rename}

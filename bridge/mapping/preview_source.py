@@ -12,14 +12,13 @@ import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.mapping import versions
 from bridge.mapping.loader import load_mapping
+from bridge.setup.live import LiveSettings
 
 
 def live_mapping_for_preview(settings, db):
     if settings.mapping_source == "database":
-        from bridge.mapping import versions
-        from bridge.setup.live import LiveSettings
-
         env = LiveSettings(settings.raw, db)
         try:
             with db.session() as session:

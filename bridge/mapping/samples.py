@@ -21,6 +21,8 @@ import dataclasses
 import json
 from functools import lru_cache
 from importlib import resources
+from bridge.okendo.schemas import (RESOURCE_ID_FIELDS, EventValidationError, validate_event)
+from bridge.okendo.schemas import EventValidationError, validate_event
 
 SAMPLE_SUBSCRIBER_ID = "5f0c2a7e-1b7d-4c1e-9a51-3a3c1f0e9b21"
 
@@ -28,8 +30,6 @@ SAMPLE_SUBSCRIBER_ID = "5f0c2a7e-1b7d-4c1e-9a51-3a3c1f0e9b21"
 @lru_cache(maxsize=1)
 def bundled_samples() -> dict:
     """``{"review-create-negative": ValidatedEvent, ...}`` from ``bridge/samples``."""
-    from bridge.okendo.schemas import EventValidationError, validate_event
-
     folder = resources.files("bridge").joinpath("samples")
     samples = {}
     for entry in sorted(folder.iterdir(), key=lambda item: item.name):
@@ -64,12 +64,6 @@ def samples_for(resource_type: str, topic: str) -> list[tuple[str, object]]:
 def _reduced(resource_type: str, topic: str):
     """A resource with ids only; None when the type's schema wants more on this topic
     (then there is nothing honest to try, and the event name goes untried)."""
-    from bridge.okendo.schemas import (
-        RESOURCE_ID_FIELDS,
-        EventValidationError,
-        validate_event,
-    )
-
     id_field = RESOURCE_ID_FIELDS.get(resource_type)
     if id_field is None:
         return None

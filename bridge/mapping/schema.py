@@ -32,6 +32,7 @@ from bridge.mapping.events import (
     parse_pattern,
     resource_types_of,
 )
+from bridge.timeline.klasses import TIMELINE_TYPES
 
 SENTIMENTS = ("positive", "negative", "neutral", "mixed")
 CONVERSATION_STATUSES = ("open", "done")
@@ -384,7 +385,6 @@ class RouteSchema(StrictSchema):
             if missing:
                 raise ValidationError(missing)
             return
-        from bridge.timeline.klasses import TIMELINE_TYPES
 
         errors: dict = {key: [KeyMessage(f"a timeline route takes no {key!r}: it writes cards"
                                          " through Kustomer's API, not a hook body")]

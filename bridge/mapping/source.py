@@ -9,6 +9,8 @@ changes (for teams that review mapping changes in git). The console then shows t
 read-only and publishing is refused, so there is one place where changes are made.
 """
 from __future__ import annotations
+from bridge.mapping.database_store import DatabaseMappingStore
+from bridge.mapping.store import MappingStore
 
 
 def mapping_store(settings, db, env=None):
@@ -16,9 +18,6 @@ def mapping_store(settings, db, env=None):
     pass the environment overlaid with the console's stored settings (bridge.setup.live)."""
     env = settings.raw if env is None else env
     if settings.mapping_source == "file":
-        from bridge.mapping.store import MappingStore
-
         return MappingStore(settings.mapping_path, env=env)
-    from bridge.mapping.database_store import DatabaseMappingStore
 
     return DatabaseMappingStore(db, settings.mapping_path, env=env)

@@ -30,6 +30,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bridge.mapping import limits
 from bridge.mapping.feedback import answer_text, answers_of, nps_of
+from bridge.okendo.schemas import customer_name_of, email_of, RESOURCE_SCHEMAS
 
 __all__ = [
     "DEFAULT_NOTE",
@@ -124,8 +125,6 @@ def template_context(event, *, clause: str = "", negative: bool = False,
     ``{% if review %}`` picks the branch. Every top-level field the resource's schema
     declares is present (None when missing).
     """
-    from bridge.okendo.schemas import customer_name_of, email_of
-
     resource = _with_declared_fields(event)
     nps = nps_of(resource)
     return {
@@ -170,8 +169,6 @@ def resource_field_names(resource_types: Iterable[str]) -> set[str]:
 
 @lru_cache(maxsize=64)
 def _declared_field_names(resource_type: str) -> frozenset[str]:
-    from bridge.okendo.schemas import RESOURCE_SCHEMAS
-
     schema = RESOURCE_SCHEMAS.get(resource_type)
     return frozenset(schema().fields) if schema is not None else frozenset()
 

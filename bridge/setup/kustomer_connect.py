@@ -5,13 +5,12 @@ in plain words (`bridge.kustomer.check`).
 """
 from __future__ import annotations
 
+from bridge.kustomer import KustomerClient
 from bridge.kustomer.check import Finding, check
 
 
 def check_all(mapping) -> list[tuple[str, list[Finding]]]:
     """[(which org, findings)] for the live mapping's default org and each store with its own."""
-    from bridge.kustomer import KustomerClient
-
     hooks = [(r.name, r.url, r.missing_env) for r in mapping.routes if r.is_hook]
     timeline = any(not r.is_hook for r in mapping.routes)
     results = []

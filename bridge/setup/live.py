@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import Callable, Iterator
 
+from bridge.mapping.source import mapping_store
 from bridge.setup import stored
 from bridge.setup.vault import Vault
 
@@ -133,7 +134,5 @@ class LiveMappings:
 
 def live_settings_and_mappings(settings, db) -> tuple[LiveSettings, LiveMappings]:
     """What a process reads its settings and its live mapping through (runtime, CLI)."""
-    from bridge.mapping.source import mapping_store
-
     live = LiveSettings(settings.raw, db)
     return live, LiveMappings(mapping_store(settings, db, env=live), live)

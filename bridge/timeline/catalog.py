@@ -19,6 +19,8 @@ from __future__ import annotations
 import threading
 import time
 from typing import Callable
+from bridge.kustomer.errors import ConfigurationError
+from bridge.kustomer.kobjects import klass_names, list_klasses
 
 MISSING_TTL = 60.0
 READ_ROLE = "org.permission.klass.read (legacy org.user.klass.read or org.admin.klass.read)"
@@ -32,9 +34,6 @@ class KlassCatalog:
 
     def why_not(self, client, name: str) -> str | None:
         """None when the klass exists; else why the timeline route is off for this org."""
-        from bridge.kustomer.errors import ConfigurationError
-        from bridge.kustomer.kobjects import klass_names, list_klasses
-
         key = (client.api_base, id(client))
         with self._lock:
             names, fetched, refused = self._known.get(key, (set(), float("-inf"), None))

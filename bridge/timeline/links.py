@@ -12,6 +12,7 @@ import dataclasses
 
 from bridge.events import store
 from bridge.kustomer.links import customer_url
+from bridge.mapping.ticket import truncate_note
 
 
 def card_for_ticket(db, event_id: int, settings, target) -> dict | None:
@@ -30,7 +31,6 @@ def with_card_line(rendered, card: dict | None):
     """The rendered ticket with a line naming the card at the end of its note."""
     if not card:
         return rendered
-    from bridge.mapping.ticket import truncate_note
 
     where = f" on the shopper's timeline: {card['url']}" if card.get("url") else " on the shopper's timeline"
     line = f"Timeline card: {card['klass']} {card['id']} ({card['external_id']}){where}"

@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 
 from bridge.delivery.retry_policy import Outcome
-from bridge.kustomer import attempt_log
+from bridge.kustomer import attempt_log, kobjects
+from bridge.kustomer.errors import ConfigurationError, KustomerError
 from bridge.kustomer.shopper import find_or_create_shopper
 from bridge.timeline import cards
 from bridge.timeline.catalog import KlassCatalog
@@ -54,7 +55,6 @@ class TimelineService:
         client, problem = self.clients.for_target(target)
         if client is None:
             return Outcome(action.key, "permanent", error=problem)
-        from bridge.kustomer.errors import ConfigurationError, KustomerError
 
         with attempt_log.capture() as tries:
             try:
@@ -71,8 +71,6 @@ class TimelineService:
         return Outcome(action.key, "done", result=result, attempts=list(tries))
 
     def _apply(self, key: str, event, client):
-        from bridge.kustomer import kobjects
-
         klass = klass_for(event.resource_type)
         if klass is None or not event.resource_id:
             return {"card": "none", "reason": "the event has no resource id" if klass else
@@ -119,8 +117,6 @@ class TimelineService:
         return self._update(client, klass, card, body, external_id, "updated")
 
     def _update(self, client, klass, card, body, external_id, what) -> dict:
-        from bridge.kustomer import kobjects
-
         updated = kobjects.update_kobject(client, klass.name, card["id"], body) or card
         return _result(what, klass, updated if updated.get("id") else card, external_id,
                        cards.card_customer_id(updated) or cards.card_customer_id(card))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bridge.kustomer import kobjects
+from bridge.kustomer import kobjects, KustomerClient
 from bridge.kustomer.errors import ConfigurationError, KustomerError
 from bridge.timeline.catalog import READ_ROLE
 from bridge.timeline.klasses import KLASSES, KlassDefinition
@@ -32,8 +32,6 @@ class SetupReport:
 
 def setup_for_target(target) -> SetupReport:
     """``setup_timeline`` for a store's Kustomer org (a KustomerTarget), settings checked."""
-    from bridge.kustomer import KustomerClient
-
     if not (target.api_key and target.api_base):
         report = SetupReport(ok=False)
         report.say(f"FAILED not set: {', '.join(target.missing_env) or 'KUSTOMER_API_KEY, KUSTOMER_API_BASE'}")

@@ -20,6 +20,7 @@ from bridge.alerts.refusals import note_refused_signature
 from bridge.delivery import queue
 from bridge.events import json_body, store
 from bridge.events.models import EventStatus
+from bridge.okendo.schemas import EventValidationError, email_of, validate_event
 from bridge.web import signatures, webhook_secrets
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,6 @@ def receive():
 
 def _inspect(body: bytes):
     """Parse and validate just enough to store searchable columns and the right status."""
-    from bridge.okendo.schemas import EventValidationError, email_of, validate_event
-
     try:
         parsed = json_body.parse(body)
     except json_body.BodyError as exc:
