@@ -18,6 +18,7 @@ import click
 
 from bridge.config import ConfigError, Settings, load_dotenv_if_present
 from bridge.delivery.replay import REPLAYABLE
+from bridge.events.models import EventStatus
 
 
 def _settings() -> Settings:
@@ -258,8 +259,7 @@ def _iso(value):
 
 
 @events.command("list")
-@click.option("--status", type=click.Choice(["pending", "processing", "delivered", "skipped", "retrying",
-                                             "dead", "invalid"]))
+@click.option("--status", type=click.Choice(EventStatus.ALL))
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def events_list(status: str | None, limit: int, as_json: bool) -> None:

@@ -20,7 +20,8 @@ from bridge.events.models import Event, EventStatus
 
 # The statuses a bulk replay selects by (`bridge replay --status`, the console's replay of a
 # filtered list). Single ids may be of any status: `store.reset_for_replay` decides.
-REPLAYABLE = (EventStatus.DEAD, EventStatus.INVALID, EventStatus.SKIPPED, EventStatus.RETRYING)
+# Plain strings (not enum members), so click's Choice and templates see the values.
+REPLAYABLE = tuple(map(str, (EventStatus.DEAD, EventStatus.INVALID, EventStatus.SKIPPED, EventStatus.RETRYING)))
 CHUNK = 500  # ids per UPDATE ... WHERE id IN (...), well under every driver's limit
 
 DELIVERED_MEANS = "already delivered: every action is done, nothing is sent again"

@@ -19,10 +19,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridge.kustomer.client import NOTE_BODY_LIMIT
 from bridge.mapping import templates
 from bridge.mapping.model import TicketSettings
 
-NOTE_LIMIT = 10_240  # Kustomer's limit for a note body
+# Kustomer's limit for a note body. The bridge cuts a note here, saying how much was left out;
+# the client's own cut (with its short marker) is only a guard for notes from elsewhere.
+NOTE_LIMIT = NOTE_BODY_LIMIT
 TEXT_ATTRIBUTE_LIMIT = 1_024  # Kustomer's limit for a Str or Txt custom attribute, in characters
 _TRUNCATED = "\n\n[… note cut to Kustomer's {limit:,} character limit; {cut:,} characters left out]"
 
