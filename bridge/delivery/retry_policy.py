@@ -3,16 +3,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bridge.events.models import EventStatus
 from bridge.kustomer.errors import TransientError
 
 
+class OutcomeKind(StrEnum):
+    DONE = "done"
+    TRANSIENT = "transient"  # retried on the schedule
+    PERMANENT = "permanent"  # recorded as failed; only a replay tries again
+    WAIT = "wait"  # another worker holds what this needs
+    SKIPPED = "skipped"  # not done and not recorded: e.g. a timeline route whose klass is missing
+
+
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    kind: str  # done | transient | permanent | wait (another worker holds what this needs)
-    #            | skipped (not done and not recorded: e.g. a timeline route whose klass is missing)
+    kind: OutcomeKind  # plain strings equal to its members are accepted too
     error: str | None = None
     result: dict | None = None
     retry_after: float | None = None
@@ -22,7 +30,7 @@ class Outcome:
     @classmethod
     def from_error(cls, key: str, exc: Exception, attempts=()) -> "Outcome":
         """Classify a Kustomer error: transient ones are retried on the schedule, the rest are not."""
-        kind = "transient" if isinstance(exc, TransientError) else "permanent"
+        kind = OutcomeKind.TRANSIENT if isinstance(exc, TransientError) else OutcomeKind.PERMANENT
         return cls(key, kind, error=str(exc), retry_after=getattr(exc, "retry_after", None),
                    attempts=list(attempts))
 
@@ -47,8 +55,8 @@ def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float,
     A delivered event keeps its actions' warnings as its `last_error`, prefixed
     "warning: ", so the event list and page show what was left out.
     """
-    transient = [o for o in outcomes if o.kind == "transient"]
-    permanent = [o for o in outcomes if o.kind == "permanent"]
+    transient = [o for o in outcomes if o.kind == OutcomeKind.TRANSIENT]
+    permanent = [o for o in outcomes if o.kind == OutcomeKind.PERMANENT]
     if transient:
         round_number = attempts_so_far + 1
         if round_number <= len(schedule):
@@ -61,7 +69,7 @@ def decide(outcomes: list[Outcome], attempts_so_far: int, schedule: tuple[float,
                        + _summary(transient + permanent))
     if permanent:
         return Verdict(EventStatus.DEAD, error=_summary(permanent))
-    waiting = [o for o in outcomes if o.kind == "wait"]
+    waiting = [o for o in outcomes if o.kind == OutcomeKind.WAIT]
     if waiting:
         delay = max((o.retry_after or 1.0) for o in waiting)
         return Verdict(EventStatus.RETRYING, error=_summary(waiting), next_attempt_at=now + timedelta(seconds=delay),

@@ -34,9 +34,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.delivery import lease as leases
-from bridge.delivery.retry_policy import Outcome
+from bridge.delivery.retry_policy import Outcome, OutcomeKind
 from bridge.events import store
-from bridge.events.models import Ticket, utcnow
+from bridge.events.models import ActionStatus, Ticket, TicketState, utcnow
 from bridge.kustomer import attempt_log
 from bridge.kustomer.errors import ConfigurationError, KustomerError, TransientError
 from bridge.kustomer.shopper import find_or_create_shopper  # shared with timeline cards
@@ -47,8 +47,7 @@ from bridge.timeline.links import card_for_ticket, with_card_line
 log = logging.getLogger(__name__)
 
 KEY = "ticket"
-CREATING, OPEN = "creating", "open"
-SENDING = "sending"  # a sub-action whose request may have reached Kustomer; not known done
+CREATING, OPEN, SENDING = TicketState.CREATING, TicketState.OPEN, ActionStatus.SENDING
 # How long a worker may take to open a conversation before another may take over is the
 # event's own lease (BRIDGE_LEASE_SECONDS), since opening it is part of processing the event.
 # A fixed, longer lease outlived a killed worker's event lease, so the event's own retries
@@ -75,7 +74,7 @@ class TicketService:
                 return _outcome_for(exc, tries)
         if isinstance(result, Outcome):
             return result
-        return Outcome(KEY, "done", result=result, attempts=list(tries),
+        return Outcome(KEY, OutcomeKind.DONE, result=result, attempts=list(tries),
                        warnings=tuple(result.get("warnings") or ()))
 
     # -- the steps -------------------------------------------------------------------
@@ -87,7 +86,7 @@ class TicketService:
         if ticket is None and not decision.negative:
             return {"ticket": "none", "reason": decision.clause}
         if client is None:
-            return Outcome(KEY, "permanent", error=problem)
+            return Outcome(KEY, OutcomeKind.PERMANENT, error=problem)
 
         card = card_for_ticket(self.db, event_id, self.settings, plan.kustomer)
         rendered = with_card_line(render_ticket(plan.settings, event, decision, store_name=plan.store_name,
@@ -97,7 +96,7 @@ class TicketService:
         if ticket is None or ticket.state == CREATING:
             ticket, busy = self._take_creation(event, ticket)
             if busy:
-                return Outcome(KEY, "wait", error="another worker is opening this ticket",
+                return Outcome(KEY, OutcomeKind.WAIT, error="another worker is opening this ticket",
                                retry_after=BUSY_RETRY_SECONDS)
         if ticket.state == CREATING:
             ticket = self._create_conversation(event_id, event, ticket, rendered, client)
@@ -151,16 +150,16 @@ class TicketService:
     def _extra(self, event_id, steps, key, result, call) -> list[str]:
         """Run an extra step once; a permanent refusal is recorded and returned as a warning."""
         step = steps.get(key)
-        if step is not None and step.status == "done":
+        if step is not None and step.status == ActionStatus.DONE:
             return []
-        if step is not None and step.status == "failed":
+        if step is not None and step.status == ActionStatus.FAILED:
             return [f"{key}: {step.error}"]
         try:
             call()
         except TransientError:
             raise  # retried on the schedule; the note is already recorded, so it is not redone
         except KustomerError as exc:
-            self._step(event_id, key, "failed", error=str(exc))
+            self._step(event_id, key, ActionStatus.FAILED, error=str(exc))
             log.warning("event %s: %s refused; the ticket is open without it: %s", event_id, key, exc,
                         extra={"event_id": event_id})
             return [f"{key}: {exc}"]
@@ -231,7 +230,7 @@ class TicketService:
         return (self._ticket_row(event), not taken)
 
     def _step_done(self, event_id: int, key: str, result: dict) -> None:
-        self._step(event_id, key, "done", result)
+        self._step(event_id, key, ActionStatus.DONE, result)
 
     def _step(self, event_id: int, key: str, status: str, result: dict | None = None,
               error: str | None = None) -> None:
@@ -241,7 +240,7 @@ class TicketService:
 
 
 def _is_done(steps: dict, key: str) -> bool:
-    return key in steps and steps[key].status == "done"
+    return key in steps and steps[key].status == ActionStatus.DONE
 
 
 def _hold(ticket: Ticket) -> None:

@@ -85,6 +85,21 @@ class EventStatus(StrEnum):
     FINAL = nonmember((DELIVERED, SKIPPED, DEAD, INVALID))
 
 
+class ActionStatus(StrEnum):
+    """What is recorded of one action (a hook POST, a ticket step, a card)."""
+
+    DONE = "done"
+    FAILED = "failed"  # permanently: only a replay tries it again
+    SENDING = "sending"  # a ticket step whose request may have reached Kustomer; not known done
+
+
+class TicketState(StrEnum):
+    """A ticket row: `creating` while one worker holds the right to open the conversation."""
+
+    CREATING = "creating"
+    OPEN = "open"
+
+
 UNFINISHED_SQL = "status IN ('pending', 'processing', 'retrying')"
 
 
@@ -186,7 +201,7 @@ class Ticket(Base):
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str] = mapped_column(String(128))
     external_id: Mapped[str] = mapped_column(String(255))
-    state: Mapped[str] = mapped_column(String(16), default="creating")  # creating | open
+    state: Mapped[str] = mapped_column(String(16), default=TicketState.CREATING)
     customer_id: Mapped[str | None] = mapped_column(String(64))
     conversation_id: Mapped[str | None] = mapped_column(String(64))
     negative: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from bridge.delivery.retry_policy import Outcome
+from bridge.delivery.retry_policy import Outcome, OutcomeKind
 from bridge.kustomer import attempt_log, kobjects
 from bridge.kustomer.errors import ConfigurationError, KustomerError
 from bridge.kustomer.shopper import find_or_create_shopper
@@ -48,13 +48,13 @@ class TimelineService:
     def apply(self, action, event, target) -> Outcome:
         """Do one planned ``timeline`` action (a CardAction) for a ValidatedEvent."""
         if action.problem:
-            return Outcome(action.key, "permanent", error=action.problem)
+            return Outcome(action.key, OutcomeKind.PERMANENT, error=action.problem)
         if target.api_key and not target.api_base:  # a hook-only setup: cards are simply off
-            return Outcome(action.key, "skipped", error=(
+            return Outcome(action.key, OutcomeKind.SKIPPED, error=(
                 "KUSTOMER_API_BASE (or the store's kustomer.api_base) is not set, so the timeline route is off"))
         client, problem = self.clients.for_target(target)
         if client is None:
-            return Outcome(action.key, "permanent", error=problem)
+            return Outcome(action.key, OutcomeKind.PERMANENT, error=problem)
 
         with attempt_log.capture() as tries:
             try:
@@ -68,7 +68,7 @@ class TimelineService:
         if isinstance(result, Outcome):
             return Outcome(result.key, result.kind, error=result.error, result=result.result,
                            retry_after=result.retry_after, attempts=list(tries))
-        return Outcome(action.key, "done", result=result, attempts=list(tries))
+        return Outcome(action.key, OutcomeKind.DONE, result=result, attempts=list(tries))
 
     def _apply(self, key: str, event, client):
         klass = klass_for(event.resource_type)
@@ -77,7 +77,7 @@ class TimelineService:
                     f"no card type for {event.resource_type}"}
         off = self.catalog.why_not(client, klass.name)
         if off:
-            return Outcome(key, "skipped", error=off)
+            return Outcome(key, OutcomeKind.SKIPPED, error=off)
         external_id = card_external_id(event)
         card = kobjects.find_kobject(client, klass.name, external_id)
         if event.topic == "delete":
@@ -92,7 +92,7 @@ class TimelineService:
         customer = find_or_create_shopper(event, client)
         wait = self.create_limit.reserve(customer["id"])
         if wait is not None:
-            return Outcome(key, "transient", retry_after=wait, error=(
+            return Outcome(key, OutcomeKind.TRANSIENT, retry_after=wait, error=(
                 f"120 cards were created for customer {customer['id']} in the last minute "
                 "(Kustomer's limit); this one waits for a free slot"))
         try:
