@@ -364,7 +364,8 @@ def replay(event_ids: tuple[int, ...], status: str | None, since: str | None) ->
         left_alone = not_replayed(session, ids, replayed)
     click.echo(f"replaying {len(replayed)} event(s)" + (f": {', '.join(map(str, replayed))}" if replayed else ""))
     for reason, skipped in left_alone.items():
-        click.echo(f"not replayed, {reason}: {', '.join(map(str, skipped))}", err=True)
+        shown = ", ".join(map(str, skipped[:20])) + (f", … ({len(skipped)} in all)" if len(skipped) > 20 else "")
+        click.echo(f"not replayed, {reason}: {shown}", err=True)
     if UNKNOWN_MEANS in left_alone:
         sys.exit(1)
 

@@ -19,9 +19,12 @@ from bridge.events import store
 from bridge.events.models import Event, EventStatus
 
 # The statuses a bulk replay selects by (`bridge replay --status`, the console's replay of a
-# filtered list). Single ids may be of any status: `store.reset_for_replay` decides.
+# filtered list). Single ids may be of any status: `store.reset_for_replay` decides, and of
+# `delivered` events it takes up only those that recorded actions they could not do then
+# (timeline cards before `setup-timeline`): the rest stay as they are and are reported so.
 # Plain strings (not enum members), so click's Choice and templates see the values.
-REPLAYABLE = tuple(map(str, (EventStatus.DEAD, EventStatus.INVALID, EventStatus.SKIPPED, EventStatus.RETRYING)))
+REPLAYABLE = tuple(map(str, (EventStatus.DEAD, EventStatus.INVALID, EventStatus.SKIPPED, EventStatus.RETRYING,
+                             EventStatus.DELIVERED)))
 CHUNK = 500  # ids per UPDATE ... WHERE id IN (...), well under every driver's limit
 
 DELIVERED_MEANS = "already delivered: every action is done, nothing is sent again"

@@ -102,6 +102,30 @@ def test_replaying_a_delivered_event_never_makes_it_look_undelivered(client, run
     assert stored.status == "delivered" and stored.last_error is None
 
 
+def test_replay_by_status_delivered_takes_up_only_events_with_actions_left_undone(client, runtime, kustomer, runner):
+    """`bridge replay --status delivered` (the README's advice after `setup-timeline`) runs
+    again only the delivered events that recorded actions they could not do then; the rest
+    are reported as already delivered, and keep their history."""
+    from sqlalchemy import update as sql_update
+    kustomer.post(REVIEW_HOOK, status=200, json={})
+    complete = ingest(client, with_sequence(sample("review-create-positive.json"), 10))
+    assert runtime.processor.process(complete) == "delivered"
+    left_undone = ingest(client, with_sequence(sample("review-create-positive.json"), 20))
+    assert runtime.processor.process(left_undone) == "delivered"
+    with runtime.db.session() as session:  # as the processor records a card it could not make
+        session.execute(sql_update(Event).where(Event.id == left_undone)
+                        .values(errors={store.NOT_DONE: ["timeline:timeline"]}))
+
+    result = runner.invoke("replay", "--status", "delivered")
+    assert result.exit_code == 0, result.output
+    assert f"replaying 1 event(s): {left_undone}" in result.output
+    assert f"not replayed, already delivered: every action is done, nothing is sent again: {complete}" in result.output
+    before = len(hook_calls(kustomer))
+    assert runtime.processor.process(left_undone) == "delivered"
+    assert len(hook_calls(kustomer)) == before  # the done hook is not posted again
+    assert event(runtime, complete).status == "delivered"
+
+
 def test_schedule_exhausted_makes_the_event_dead(client, runtime, kustomer):
     kustomer.post(REVIEW_HOOK, status=502)
     event_id = ingest(client, sample_bytes("review-create-positive.json"))
