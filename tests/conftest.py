@@ -28,7 +28,8 @@ KUSTOMER_BASE = "https://acme.api.kustomerapp.com"
 REVIEW_HOOK = f"{KUSTOMER_BASE}/v1/hooks/web/reviewhash123456"
 SURVEY_HOOK = f"{KUSTOMER_BASE}/v1/hooks/web/surveyhash654321"
 TABLES = ("attempts", "actions", "tickets", "events", "mapping_audit", "mapping_drafts", "mapping_versions",
-          "stored_settings", "alert_deliveries", "alert_messages", "alert_state", "signature_refusals")
+          "stored_settings", "alert_deliveries", "alert_messages", "alert_state", "signature_refusals",
+          "metric_counts")
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text, update
 
+from bridge.events import counters
 from bridge.events.models import Attempt, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def prune_batch(session, retention_days: float, after_id: int = 0, now=None) -> 
         return 0, after_id
     ids = [row.id for row in rows if row[1]]
     if ids:
+        counters.forget_attempts(session, ids)  # the counts stay equal to what is stored
         session.execute(delete(Attempt).where(Attempt.event_id.in_(ids)))
         session.execute(update(Event).where(Event.id.in_(ids), Event.status.in_(PRUNABLE))
                         .values(body=b"").execution_options(synchronize_session=False))

@@ -27,6 +27,7 @@ from bridge.alerts.service import start_alert_thread
 from bridge.config import Settings
 from bridge.delivery.queue import Waker
 from bridge.delivery.retention import Pruner
+from bridge.events import counters
 from bridge.runtime import build_runtime
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def run_worker(settings: Settings, threads: int | None = None) -> None:
     pruner = Pruner(runtime.db, settings.retention_days) if settings.retention_days > 0 else None
     if pruner is not None:
         pruner.start()
+    folder = counters.Folder(runtime.db)  # keeps /metrics flat as history grows
+    folder.start()
     pool = [threading.Thread(target=work, args=(runtime.processor, waker, stopping),
                              name=f"bridge-worker-{n}", daemon=True) for n in range(threads)]
     for thread in pool:
@@ -78,6 +81,7 @@ def run_worker(settings: Settings, threads: int | None = None) -> None:
             alerts.stop()
         if pruner is not None:
             pruner.stop()
+        folder.stop()
         runtime.close()
 
 

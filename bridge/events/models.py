@@ -101,6 +101,11 @@ class TicketState(StrEnum):
 
 
 UNFINISHED_SQL = "status IN ('pending', 'processing', 'retrying')"
+# Events whose status is not (yet) in the folded metric counts (bridge.events.counters):
+# new, unfinished, or changed since they were folded (a replay). Kept small by the worker.
+UNCOUNTED_EVENTS_SQL = "counted_status IS NULL OR counted_status <> status"
+UNCOUNTED_ATTEMPTS_SQL = "counted IS NULL"
+FAILED_ACTIONS_SQL = "status = 'failed'"
 
 
 class Event(Base):
@@ -129,6 +134,8 @@ class Event(Base):
     lease_token: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The status this event is counted under in metric_counts; NULL until the worker folds it.
+    counted_status: Mapped[str | None] = mapped_column(String(16))
 
     actions: Mapped[list["Action"]] = relationship(back_populates="event", order_by="Action.id")
     delivery_attempts: Mapped[list["Attempt"]] = relationship(back_populates="event", order_by="Attempt.id")
@@ -141,6 +148,9 @@ class Event(Base):
         # as history grows (bridge.delivery.queue).
         Index("ix_events_unfinished", "next_attempt_at", "id",
               sqlite_where=text(UNFINISHED_SQL), postgresql_where=text(UNFINISHED_SQL)),
+        # Partial: only events not yet in the metric counts, so /metrics reads a few rows.
+        Index("ix_events_uncounted", "id",
+              sqlite_where=text(UNCOUNTED_EVENTS_SQL), postgresql_where=text(UNCOUNTED_EVENTS_SQL)),
     )
 
     @property
@@ -165,7 +175,12 @@ class Action(Base):
 
     event: Mapped[Event] = relationship(back_populates="actions")
 
-    __table_args__ = (UniqueConstraint("event_id", "key", name="uq_actions_event_key"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "key", name="uq_actions_event_key"),
+        # Partial: /metrics counts refused ticket steps without reading every action.
+        Index("ix_actions_failed", "key", sqlite_where=text(FAILED_ACTIONS_SQL),
+              postgresql_where=text(FAILED_ACTIONS_SQL)),
+    )
 
 
 class Attempt(Base):
@@ -182,8 +197,26 @@ class Attempt(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    counted: Mapped[bool | None] = mapped_column(Boolean)  # in metric_counts; NULL until folded
 
     event: Mapped[Event] = relationship(back_populates="delivery_attempts")
+
+    __table_args__ = (
+        Index("ix_attempts_started_at", "started_at"),  # the overview's windows
+        Index("ix_attempts_uncounted", "id",
+              sqlite_where=text(UNCOUNTED_ATTEMPTS_SQL), postgresql_where=text(UNCOUNTED_ATTEMPTS_SQL)),
+    )
+
+
+class MetricCount(Base):
+    """One folded metric count (bridge.events.counters): family, two labels, a value."""
+
+    __tablename__ = "metric_counts"
+
+    family: Mapped[str] = mapped_column(String(16), primary_key=True)
+    label1: Mapped[str] = mapped_column(String(200), primary_key=True)
+    label2: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, default=0)
 
 
 class Ticket(Base):

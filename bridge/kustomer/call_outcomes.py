@@ -9,9 +9,9 @@ recorded as a `failed` sub-action while its event stays delivered; it is counted
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 
-from bridge.events.models import Action, Attempt
+from bridge.events.models import FAILED_ACTIONS_SQL, Action, Attempt
 
 OK = Attempt.status_code.between(200, 299)
 LOOKUP_MISS = and_(Attempt.method == "GET", Attempt.status_code == 404)
@@ -21,7 +21,7 @@ EXTRA_STEPS = ("ticket:tags", "ticket:reopen")
 def extra_failures(session) -> dict[str, int]:
     """Refused extra ticket steps now on record, by step (a replay clears them)."""
     rows = session.execute(
-        select(Action.key, func.count()).where(Action.key.in_(EXTRA_STEPS), Action.status == "failed")
+        select(Action.key, func.count()).where(Action.key.in_(EXTRA_STEPS), text(f"({FAILED_ACTIONS_SQL})"))
         .group_by(Action.key)
     ).all()
     counts = {step: 0 for step in EXTRA_STEPS}

@@ -6,7 +6,9 @@ gunicorn processes and the worker runs in other processes, often on other machin
 need a push gateway or a shared multiprocess directory that does not exist across
 dynos. The event store already records every event and every HTTP attempt, so any web
 process can answer a scrape with the same, complete numbers from a few aggregate
-queries. Counters are therefore DB counts: `events_total` per final status only
+queries. Those queries read folded counts plus the few rows not folded yet
+(`bridge.events.counters`), so a scrape costs the same with a million events as with none.
+Counters are therefore DB counts: `events_total` per final status only
 grows, except when an admin replays an event out of `dead` (or rows are purged);
 for the live picture use the `events_by_status` gauge.
 
@@ -16,8 +18,7 @@ database and a log line is what an operator greps when a number looks wrong.
 
 Failure policy: a scrape never errors. When the database does not answer, the reply
 is 200 with `okendo_bridge_up 0` (and the queue depth if the queue answered), so the
-alert is "bridge down", not "scrape failed". Each scrape runs a handful of GROUP BY
-queries; the answer is kept for a few seconds (`metrics_access.ScrapeCache`) so that
+alert is "bridge down", not "scrape failed". Each scrape runs two small queries; the answer is kept for a few seconds (`metrics_access.ScrapeCache`) so that
 many scrapers cost the database one scrape, and `/metrics` asks for `METRICS_TOKEN`
 when it is set (and on Heroku, where it must be set).
 """
@@ -30,10 +31,8 @@ from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import case, func, select
-
-from bridge.events import store
-from bridge.events.models import Attempt, Event, EventStatus, utcnow
+from bridge.events import counters, store
+from bridge.events.models import EventStatus, utcnow
 from bridge.kustomer import call_outcomes
 from bridge.web import metrics_access
 
@@ -41,8 +40,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 PREFIX = "okendo_bridge"
-# Seconds; Kustomer answers hooks in ~100-500 ms, the tail is retries and timeouts.
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS = counters.LATENCY_BUCKETS
 UNKNOWN = "unknown"  # label for events whose body could not say its resource type
 
 
@@ -60,9 +58,10 @@ class DatabaseCollector:
         families = []
         try:
             with self.runtime.db.session() as session:
-                families += self._events(session)
-                families += self._attempts(session)
-                families += self._latency(session)
+                counts = counters.read(session)
+                families += self._events(counts)
+                families += self._attempts(session, counts)
+                families += self._latency(counts)
                 families.append(self._oldest_pending(session))
             up = 1
         except Exception:  # noqa: BLE001 - see the failure policy
@@ -76,17 +75,16 @@ class DatabaseCollector:
                                           value=up))
         yield from families
 
-    # -- events ----------------------------------------------------------------------
-    def _events(self, session):
-        rows = session.execute(
-            select(Event.resource_type, Event.status, func.count()).group_by(Event.resource_type, Event.status)
-        ).all()
+    # -- events and attempts: folded counts + the rows not folded yet (bridge.events.counters)
+    def _events(self, counts):
         total = CounterMetricFamily(f"{PREFIX}_events", "Events stored, by resource type and current status.",
                                     labels=["resource_type", "status"])
         by_status = {status: 0 for status in EventStatus.ALL}
-        for resource_type, status, count in rows:
-            total.add_metric([resource_type or UNKNOWN, status], count)
-            by_status[status] = by_status.get(status, 0) + count
+        for (family, resource_type, status), count in sorted(counts.items(), key=str):
+            if family != counters.EVENTS or not count:
+                continue
+            total.add_metric([resource_type or UNKNOWN, status], int(count))
+            by_status[status] = by_status.get(status, 0) + int(count)
         gauge = GaugeMetricFamily(f"{PREFIX}_events_by_status", "Events currently in each status.",
                                   labels=["status"])
         for status, count in sorted(by_status.items()):
@@ -96,20 +94,15 @@ class DatabaseCollector:
         return [total, gauge, dead]
 
     # -- delivery attempts -------------------------------------------------------------
-    def _attempts(self, session):
-        # Aggregates per action (not GROUP BY a CASE: PostgreSQL treats each bound copy
-        # of the expression as a different one).
-        ok = func.sum(case((call_outcomes.OK, 1), else_=0))
-        miss = func.sum(case((call_outcomes.LOOKUP_MISS, 1), else_=0))
-        rows = session.execute(
-            select(Attempt.action_key, func.count(), ok, miss).group_by(Attempt.action_key)
-        ).all()
+    def _attempts(self, session, counts):
         family = CounterMetricFamily(f"{PREFIX}_delivery_attempts",
                                      "HTTP calls to Kustomer, by action and outcome (ok = 2xx; lookup_miss = "
                                      "a 404 to a lookup, expected before a first create).",
                                      labels=["action", "outcome"])
-        for action, count, ok_count, miss_count in rows:
-            ok_count, miss_count = int(ok_count or 0), int(miss_count or 0)
+        for action in sorted(_actions(counts, counters.ATTEMPTS, counters.ALL)):
+            count = int(counts[(counters.ATTEMPTS, action, counters.ALL)])
+            ok_count = int(counts.get((counters.ATTEMPTS, action, counters.OK), 0))
+            miss_count = int(counts.get((counters.ATTEMPTS, action, counters.LOOKUP_MISS), 0))
             family.add_metric([action, "ok"], ok_count)
             family.add_metric([action, "lookup_miss"], miss_count)
             family.add_metric([action, "error"], count - ok_count - miss_count)
@@ -120,20 +113,15 @@ class DatabaseCollector:
             extras.add_metric([step], count)
         return [family, extras]
 
-    def _latency(self, session):
-        # Cumulative bucket counts in one pass: SUM(CASE WHEN latency <= le THEN 1 ELSE 0 END).
-        columns = [func.sum(case((Attempt.latency_ms <= le * 1000, 1), else_=0)) for le in LATENCY_BUCKETS]
-        rows = session.execute(
-            select(Attempt.action_key, func.count(), func.sum(Attempt.latency_ms), *columns)
-            .where(Attempt.latency_ms.is_not(None))
-            .group_by(Attempt.action_key)
-        ).all()
+    def _latency(self, counts):
         family = HistogramMetricFamily(f"{PREFIX}_delivery_latency_seconds",
                                        "Latency of HTTP calls to Kustomer.", labels=["action"])
-        for action, count, total_ms, *cumulative in rows:
-            buckets = [(_le(le), int(n or 0)) for le, n in zip(LATENCY_BUCKETS, cumulative)]
-            buckets.append(("+Inf", int(count)))
-            family.add_metric([action], buckets, sum_value=float(total_ms or 0) / 1000)
+        for action in sorted(_actions(counts, counters.LATENCY, counters.COUNT)):
+            key = (counters.LATENCY, action)
+            buckets = [(counters.le_label(le), int(counts.get(key + (counters.le_label(le),), 0)))
+                       for le in LATENCY_BUCKETS]
+            buckets.append(("+Inf", int(counts[key + (counters.COUNT,)])))
+            family.add_metric([action], buckets, sum_value=counts.get(key + (counters.SUM_MS,), 0.0) / 1000)
         return [family]
 
     def _oldest_pending(self, session):
@@ -148,8 +136,9 @@ class DatabaseCollector:
                                  value=age)
 
 
-def _le(bound: float) -> str:
-    return repr(float(bound))
+def _actions(counts, family: str, label2: str) -> set[str]:
+    """The actions that have a (family, action, label2) count above zero."""
+    return {action for (f, action, l2), value in counts.items() if f == family and l2 == label2 and value}
 
 
 def registry_for(runtime) -> CollectorRegistry:
