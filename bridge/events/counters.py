@@ -55,9 +55,10 @@ _uncounted_events = text(f"({UNCOUNTED_EVENTS_SQL})")  # parenthesised: it is AN
 _uncounted_attempts = text(f"({UNCOUNTED_ATTEMPTS_SQL})")
 
 
-# `status || ''`, not `status`: SQLite would otherwise pick (status, received_at) for
-# "status IN (...)" and read every finished event; the partial index holds only the rows
-# still to fold, and this way it is the only index that fits.
+# Both partial indexes cover every column these queries read, and no query here orders by
+# id, so SQLite's planner takes them even when its statistics are stale (say, taken before a
+# big fold). `status || ''`, not `status`: otherwise SQLite picks (status, received_at) for
+# "status IN (...)" and reads every finished event.
 _status_unindexed = Event.status.concat("")
 
 
@@ -126,7 +127,7 @@ def fold(session, batch: int = BATCH) -> int:
     events = session.execute(
         select(Event.id, Event.resource_type, Event.status, Event.counted_status)
         .where(_uncounted_events, _status_unindexed.in_(EventStatus.FINAL))
-        .order_by(Event.id).limit(batch).with_for_update(skip_locked=True)
+        .limit(batch).with_for_update(skip_locked=True)
     ).all()
     for _id, resource_type, status, counted_status in events:
         deltas[(EVENTS, resource_type or "", status)] += 1
@@ -136,7 +137,7 @@ def fold(session, batch: int = BATCH) -> int:
         session.execute(update(Event).where(Event.id.in_([row.id for row in events]))
                         .values(counted_status=Event.status, updated_at=Event.updated_at)
                         .execution_options(synchronize_session=False))
-    attempts = _attempt_rows(session, select().where(_uncounted_attempts).order_by(Attempt.id).limit(batch)
+    attempts = _attempt_rows(session, select().where(_uncounted_attempts).limit(batch)
                              .with_for_update(skip_locked=True))
     _attempt_deltas(attempts, deltas, +1)
     if attempts:

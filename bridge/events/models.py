@@ -149,7 +149,7 @@ class Event(Base):
         Index("ix_events_unfinished", "next_attempt_at", "id",
               sqlite_where=text(UNFINISHED_SQL), postgresql_where=text(UNFINISHED_SQL)),
         # Partial: only events not yet in the metric counts, so /metrics reads a few rows.
-        Index("ix_events_uncounted", "id",
+        Index("ix_events_uncounted", "resource_type", "status", "counted_status",
               sqlite_where=text(UNCOUNTED_EVENTS_SQL), postgresql_where=text(UNCOUNTED_EVENTS_SQL)),
     )
 
@@ -203,7 +203,7 @@ class Attempt(Base):
 
     __table_args__ = (
         Index("ix_attempts_started_at", "started_at"),  # the overview's windows
-        Index("ix_attempts_uncounted", "id",
+        Index("ix_attempts_uncounted", "action_key", "status_code", "method", "latency_ms",
               sqlite_where=text(UNCOUNTED_ATTEMPTS_SQL), postgresql_where=text(UNCOUNTED_ATTEMPTS_SQL)),
     )
 

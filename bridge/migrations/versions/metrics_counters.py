@@ -32,9 +32,9 @@ def upgrade() -> None:
     )
     op.add_column("events", sa.Column("counted_status", sa.String(16)))  # nullable: no table rewrite
     op.add_column("attempts", sa.Column("counted", sa.Boolean()))
-    op.create_index("ix_events_uncounted", "events", ["id"], sqlite_where=sa.text(UNCOUNTED_EVENTS_SQL),
+    op.create_index("ix_events_uncounted", "events", ["resource_type", "status", "counted_status"], sqlite_where=sa.text(UNCOUNTED_EVENTS_SQL),
                     postgresql_where=sa.text(UNCOUNTED_EVENTS_SQL))
-    op.create_index("ix_attempts_uncounted", "attempts", ["id"], sqlite_where=sa.text(UNCOUNTED_ATTEMPTS_SQL),
+    op.create_index("ix_attempts_uncounted", "attempts", ["action_key", "status_code", "method", "latency_ms"], sqlite_where=sa.text(UNCOUNTED_ATTEMPTS_SQL),
                     postgresql_where=sa.text(UNCOUNTED_ATTEMPTS_SQL))
     op.create_index("ix_attempts_started_at", "attempts", ["started_at"])
     op.create_index("ix_actions_failed", "actions", ["key"], sqlite_where=sa.text(FAILED_ACTIONS_SQL),
