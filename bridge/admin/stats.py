@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal_column, select
 
 from bridge.delivery import retention
 from bridge.events import store
@@ -67,9 +67,12 @@ def as_utc(moment: datetime | None) -> datetime | None:
 def window(session, label: str, since: datetime) -> Window:
     by_status = {status: 0 for status in EventStatus.ALL}
     by_status.update(store.count_by_status(session, since))
+    # Grouped by the label, not the column: by the column, SQLite reads all of history along
+    # the (resource_type, ...) index instead of only the window along (status, received_at).
+    type_label = func.coalesce(Event.resource_type, "(unknown)").label("type_label")
     by_type = dict(session.execute(
-        select(func.coalesce(Event.resource_type, "(unknown)"), func.count())
-        .where(*store.received_since(since)).group_by(Event.resource_type).order_by(func.count().desc())
+        select(type_label, func.count())
+        .where(*store.received_since(since)).group_by(literal_column("type_label")).order_by(func.count().desc())
     ).all())
     ok = case((call_outcomes.OK, 1), else_=0)
     miss = case((call_outcomes.LOOKUP_MISS, 1), else_=0)
