@@ -139,3 +139,26 @@ def test_the_scrape_reads_the_folded_counts(client, runtime):
     assert value(after, "okendo_bridge_delivery_latency_seconds_sum", action="post:x") == 0.24
     age = ("okendo_bridge_oldest_pending_age_seconds", frozenset())
     assert {k: v for k, v in after.items() if k != age} == {k: v for k, v in before.items() if k != age}
+
+
+def test_the_workers_folder_thread_folds_finished_events(runtime, monkeypatch):
+    import time
+
+    monkeypatch.setattr(counters, "EVERY_SECONDS", 0.05)
+    event_id = add(runtime, 1, "delivered")
+    folder = counters.Folder(runtime.db)
+    folder.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with runtime.db.session() as session:
+                if session.execute(select(Event.counted_status).where(Event.id == event_id)).scalar_one():
+                    break
+            time.sleep(0.05)
+    finally:
+        folder.stop()
+        folder.join(10)
+    with runtime.db.session() as session:
+        assert session.execute(select(Event.counted_status).where(Event.id == event_id)).scalar_one() == "delivered"
+        assert session.execute(select(Attempt.counted)).scalar_one() is True
+    check(runtime)
