@@ -162,3 +162,29 @@ def test_the_workers_folder_thread_folds_finished_events(runtime, monkeypatch):
         assert session.execute(select(Event.counted_status).where(Event.id == event_id)).scalar_one() == "delivered"
         assert session.execute(select(Attempt.counted)).scalar_one() is True
     check(runtime)
+
+
+def test_several_folders_at_once_count_each_row_once(runtime):
+    import threading
+
+    for n in range(60):
+        add(runtime, n, ("delivered", "dead", "skipped")[n % 3])
+    errors = []
+
+    def folder():
+        try:
+            while fold(runtime, batch=7):
+                pass
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=folder) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with runtime.db.session() as session:
+        assert session.execute(select(func.count()).select_from(Event).where(Event.counted_status.is_(None))
+                               ).scalar_one() == 0
+    check(runtime)
