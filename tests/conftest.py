@@ -11,8 +11,9 @@ import os
 import shutil
 import sqlite3
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -32,27 +33,36 @@ TABLES = ("attempts", "actions", "tickets", "events", "mapping_audit", "mapping_
           "metric_counts")
 
 
+@contextmanager
+def new_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on TEST_DATABASE_URL's server (its URL), dropped after.
+    An unreachable server ends the run (CI must fail loudly, not skip)."""
+    admin_url = make_url(normalize_database_url(PG_URL))
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        pytest.exit(f"TEST_DATABASE_URL={PG_URL} is unreachable: {exc}", returncode=3)
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A fresh PostgreSQL database for this test session, migrated to head."""
     if not PG_URL:
         pytest.skip("TEST_DATABASE_URL is not set")
-    admin_url = make_url(normalize_database_url(PG_URL))
-    name = f"bridge_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - CI must fail loudly, not skip
-        pytest.exit(f"TEST_DATABASE_URL={PG_URL} is unreachable: {exc}", returncode=3)
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
     from bridge.events.migrate import upgrade
 
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_postgres_database("bridge_test") as url:
+        upgrade(url)
+        yield url
 
 
 def _empty_postgres(url: str) -> None:

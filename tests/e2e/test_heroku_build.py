@@ -20,15 +20,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from bridge.config import normalize_database_url
+from tests.conftest import new_postgres_database
 from tests.e2e.conftest import ROOT, free_port, wait_for
 from tests.e2e.okendo_standin import OkendoStandIn
 
@@ -56,16 +53,8 @@ def heroku_database_url():
     """A new, empty PostgreSQL database, named with the `postgres://` scheme Heroku uses."""
     if not PG_URL:
         pytest.skip("TEST_DATABASE_URL is not set (the Heroku build test needs PostgreSQL)")
-    admin_url = make_url(normalize_database_url(PG_URL))
-    name = f"bridge_heroku_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    yield "postgres://" + url.split("://", 1)[1]
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_postgres_database("bridge_heroku") as url:
+        yield "postgres://" + url.split("://", 1)[1]
 
 
 def app_json_env(typed: dict[str, str]) -> dict[str, str]:
