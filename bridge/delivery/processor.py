@@ -102,8 +102,7 @@ class Processor:
         with self.db.session() as session:
             event = store.load(session, event_id)
             body, attempts_so_far, webhook_id = event.body, event.attempts, event.webhook_id
-            kept_errors = {k: v for k, v in (event.errors or {}).items() if k != store.NOT_DONE} \
-                if isinstance(event.errors, dict) else event.errors
+            stored_errors = event.errors
 
         try:
             validated = validate_event(json_body.parse(body).data)  # lone surrogates repaired
@@ -161,16 +160,15 @@ class Processor:
 
         if outcomes and all(o.kind == "skipped" for o in outcomes):  # e.g. no klass for the cards yet
             return self._finish(event_id, EventStatus.SKIPPED, error="; ".join(f"{o.key}: {o.error}" for o in outcomes))
-        not_done = [o.key for o in outcomes if o.kind == "skipped"]
-        inactive = "; ".join(f"{o.key}: not done: {o.error}" for o in outcomes if o.kind == "skipped")
+        not_done = [o for o in outcomes if o.kind == "skipped"]
+        inactive = "; ".join(f"{o.key}: not done: {o.error}" for o in not_done)
         if inactive:
             log.warning("event %s: %s", event_id, inactive)
         verdict = decide(outcomes, attempts_so_far, self.settings.retry_schedule, utcnow())
-        # Which actions were left undone is kept with the event, so that a replay (after e.g.
-        # `bridge kustomer setup-timeline`) takes up a delivered event for them, and only them.
-        errors = kept_errors
-        if not_done and verdict.status == EventStatus.DELIVERED:
-            errors = {**(kept_errors if isinstance(kept_errors, dict) else {}), store.NOT_DONE: not_done}
+        # A delivered event keeps which actions it left undone, so that a replay (after e.g.
+        # `bridge kustomer setup-timeline`) takes it up for them, and only them.
+        errors = store.with_not_done(stored_errors, [o.key for o in not_done]
+                                     if verdict.status == EventStatus.DELIVERED else [])
         status = self._finish(event_id, verdict.status, error=verdict.error or inactive or None, errors=errors,
                               next_attempt_at=verdict.next_attempt_at, count_attempt=verdict.count_attempt)
         if verdict.status == EventStatus.RETRYING:

@@ -202,6 +202,15 @@ def newer_delivered(session: Session, event: Event) -> Event | None:
 NOT_DONE = "_not_done"
 
 
+def with_not_done(errors: dict | list | None, keys: Sequence[str]) -> dict | list | None:
+    """`errors` with its NOT_DONE entry replaced by `keys` (dropped when there are none);
+    whatever else it records (e.g. repaired text) is kept."""
+    if not isinstance(errors, dict):
+        return {NOT_DONE: list(keys)} if keys else errors
+    kept = {key: value for key, value in errors.items() if key != NOT_DONE}
+    return {**kept, NOT_DONE: list(keys)} if keys else kept
+
+
 def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
     """Make events runnable again. Done actions stay done; failed ones are tried afresh.
 
