@@ -50,7 +50,10 @@ def test_no_secret_and_no_full_email_in_the_bridge_logs(logged_stack):
     for name in ("review-create-negative.json", "survey_response-create-detractor.json",
                  "review-create-positive.json"):
         assert post(sample_bytes(name)).status_code == 202
-    # Failures log the most: a transient 503, then a permanent 400 from "Kustomer".
+    # Failures log the most: a transient 503, then a permanent 400 from "Kustomer". The samples
+    # settle first, so that the two faults hit the failing review's hook post, not a late step
+    # of a sample (a 400 on a ticket's tags only warns: the event stays delivered).
+    stack.wait_until_settled(3, timeout=60)
     stack.faults(fail_next=[503, 400])
     failing = sample("review-create-negative.json")
     failing["resource"].update(reviewId="security-failing", reviewer=dict(failing["resource"]["reviewer"],
