@@ -30,7 +30,7 @@ from typing import Iterator
 
 from sqlalchemy import update
 
-from bridge.events.models import Event, EventStatus, Ticket, utcnow
+from bridge.events.models import Event, EventStatus, Ticket, TicketState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Lease:
         if self.ticket_ids:
             # A conversation being opened is part of this event's round: its lock lives as long.
             session.execute(
-                update(Ticket).where(Ticket.id.in_(self.ticket_ids), Ticket.state == "creating")
+                update(Ticket).where(Ticket.id.in_(self.ticket_ids), Ticket.state == TicketState.CREATING)
                 .values(lease_until=until).execution_options(synchronize_session=False))
         self.renewed(at)
 

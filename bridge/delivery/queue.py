@@ -29,11 +29,12 @@ import logging
 import sqlite3
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.engine import make_url
 
+from bridge.events import store
 from bridge.events.models import UNFINISHED_SQL, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,6 @@ def _first_due(now: datetime):
 
 def claim_next(session, lease_seconds: float, token: str, now: datetime | None = None) -> tuple[int, str] | None:
     """Claim the first due event for a round holding `token`: (event id, webhook id), or None."""
-    from datetime import timedelta
-
-    from bridge.events import store
-
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
         pick = _first_due(now).with_for_update(skip_locked=True).scalar_subquery()
@@ -161,6 +158,8 @@ class Waker:
 
     # -- PostgreSQL: LISTEN ----------------------------------------------------------
     def _listen(self) -> None:
+        # Imported here: only a PostgreSQL store listens, and a SQLite-only process need not
+        # load the driver.
         import psycopg
 
         dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)

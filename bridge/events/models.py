@@ -100,12 +100,14 @@ class TicketState(StrEnum):
     OPEN = "open"
 
 
-UNFINISHED_SQL = "status IN ('pending', 'processing', 'retrying')"
+# Partial-index conditions, written from the enums; the text must stay exactly what the
+# migrations created (SQLite matches a partial index's WHERE textually).
+UNFINISHED_SQL = f"status IN ('{EventStatus.PENDING}', '{EventStatus.PROCESSING}', '{EventStatus.RETRYING}')"
 # Events whose status is not (yet) in the folded metric counts (bridge.events.counters):
 # new, unfinished, or changed since they were folded (a replay). Kept small by the worker.
 UNCOUNTED_EVENTS_SQL = "counted_status IS NULL OR counted_status <> status"
 UNCOUNTED_ATTEMPTS_SQL = "counted IS NULL"
-FAILED_ACTIONS_SQL = "status = 'failed'"
+FAILED_ACTIONS_SQL = f"status = '{ActionStatus.FAILED}'"
 
 
 class Event(Base):
