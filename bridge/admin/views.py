@@ -16,15 +16,14 @@ import math
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from bridge.admin import charts, stats
 from bridge.admin.redaction import redact_preview, redact_target
 from bridge.delivery import replay
 from bridge.delivery.preview import preview_payload
-from bridge.events import json_body, store
+from bridge.events import json_body, store, ticket_store
 from bridge.events.filters import EventFilter
-from bridge.events.models import EventStatus, Ticket
+from bridge.events.models import ActionStatus, EventStatus, Ticket
 from bridge.kustomer.links import customer_url, kustomer_app_url  # noqa: F401 - kustomer_app_url re-exported
 from bridge.logs import mask
 from bridge.mapping import MappingError
@@ -152,7 +151,7 @@ def _cards_of(actions) -> list[dict]:
     settings = runtime().settings
     return [dict(a.result, key=a.key, url=customer_url(settings.raw, settings.kustomer_api_base,
                                                           a.result.get("customer_id")))
-            for a in actions if a.key.startswith("timeline:") and a.status == "done"
+            for a in actions if a.key.startswith("timeline:") and a.status == ActionStatus.DONE
             and isinstance(a.result, dict) and a.result.get("kobject_id")]
 
 
@@ -165,9 +164,8 @@ def _check_id(event_id: int) -> None:
 def _ticket_for(session, event) -> Ticket | None:
     if not (event.subscriber_id and event.resource_type and event.resource_id):
         return None
-    return session.execute(select(Ticket).where(
-        Ticket.subscriber_id == event.subscriber_id, Ticket.resource_type == event.resource_type,
-        Ticket.resource_id == event.resource_id)).scalar_one_or_none()
+    return ticket_store.find(session, subscriber_id=event.subscriber_id, resource_type=event.resource_type,
+                             resource_id=event.resource_id)
 
 
 def _conversation_url(conversation_id: str) -> str | None:

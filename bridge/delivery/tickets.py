@@ -30,12 +30,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.delivery import lease as leases
 from bridge.delivery.retry_policy import Outcome, OutcomeKind
-from bridge.events import store
+from bridge.events import store, ticket_store
 from bridge.events.models import ActionStatus, Ticket, TicketState, utcnow
 from bridge.kustomer import attempt_log
 from bridge.kustomer.errors import ConfigurationError, KustomerError, TransientError
@@ -47,7 +46,7 @@ from bridge.timeline.links import card_for_ticket, with_card_line
 log = logging.getLogger(__name__)
 
 KEY = "ticket"
-CREATING, OPEN, SENDING = TicketState.CREATING, TicketState.OPEN, ActionStatus.SENDING
+CREATING, SENDING = TicketState.CREATING, ActionStatus.SENDING
 # How long a worker may take to open a conversation before another may take over is the
 # event's own lease (BRIDGE_LEASE_SECONDS), since opening it is part of processing the event.
 # A fixed, longer lease outlived a killed worker's event lease, so the event's own retries
@@ -183,9 +182,8 @@ class TicketService:
             )
         with self.db.session() as session:
             leases.fence(session)
-            session.execute(update(Ticket).where(Ticket.id == ticket.id).values(
-                state=OPEN, conversation_id=conversation["id"], customer_id=customer["id"], lease_until=None))
-            ticket = session.get(Ticket, ticket.id)
+            ticket = ticket_store.mark_open(session, ticket.id, conversation_id=conversation["id"],
+                                            customer_id=customer["id"])
         self._step_done(event_id, "ticket:conversation", {"conversation_id": conversation["id"],
                                                           **({"cut": list(rendered.cut)} if rendered.cut else {})})
         log.info("event %s: opened conversation %s", event_id, conversation["id"], extra={"event_id": event_id})
@@ -197,9 +195,8 @@ class TicketService:
     # -- the lock ----------------------------------------------------------------------
     def _ticket_row(self, event) -> Ticket | None:
         with self.db.session() as session:
-            return session.execute(select(Ticket).where(
-                Ticket.subscriber_id == event.subscriber_id, Ticket.resource_type == event.resource_type,
-                Ticket.resource_id == event.resource_id)).scalar_one_or_none()
+            return ticket_store.find(session, subscriber_id=event.subscriber_id,
+                                     resource_type=event.resource_type, resource_id=event.resource_id)
 
     def _take_creation(self, event, ticket: Ticket | None) -> tuple[Ticket | None, bool]:
         """(row, busy): insert the `creating` row, or take over one whose lease expired."""
@@ -209,10 +206,10 @@ class TicketService:
             try:
                 with self.db.session() as session:
                     leases.fence(session)
-                    ticket = Ticket(subscriber_id=event.subscriber_id, resource_type=event.resource_type,
-                                    resource_id=event.resource_id, external_id=conversation_external_id(event),
-                                    state=CREATING, lease_until=lease)
-                    session.add(ticket)
+                    ticket = ticket_store.insert_creating(
+                        session, subscriber_id=event.subscriber_id, resource_type=event.resource_type,
+                        resource_id=event.resource_id, external_id=conversation_external_id(event),
+                        lease_until=lease)
                 _hold(ticket)
                 return ticket, False
             except IntegrityError:  # another worker inserted it first
@@ -222,9 +219,7 @@ class TicketService:
             return ticket, False
         with self.db.session() as session:
             leases.fence(session)
-            taken = session.execute(update(Ticket).where(
-                Ticket.id == ticket.id, Ticket.state == CREATING, Ticket.lease_until < now,
-            ).values(lease_until=lease)).rowcount == 1
+            taken = ticket_store.take_over_expired(session, ticket.id, now=now, lease_until=lease)
         if taken:
             _hold(ticket)
         return (self._ticket_row(event), not taken)
