@@ -12,9 +12,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import case, func, literal_column, select
 
 from bridge.delivery import retention
-from bridge.events import store
+from bridge.events import call_outcomes, store
 from bridge.events.models import Attempt, Event, EventStatus, utcnow
-from bridge.kustomer import call_outcomes
 
 WINDOWS = (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1)))
 

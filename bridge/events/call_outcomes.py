@@ -6,6 +6,8 @@ as one made a perfect run show "Kustomer calls answered 2xx: 76%". Every GET the
 records is such a lookup (customer, conversation, a conversation's notes), so a lookup
 miss is a GET answered 404. An extra ticket step (tags, reopen) that Kustomer refused is
 recorded as a `failed` sub-action while its event stays delivered; it is counted apart.
+It lives in `events/` because it is a reading of the attempts and actions tables: `/metrics`
+(`events.counters`) and the console both count through it.
 """
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from sqlalchemy import Float, String, case, cast, func, literal, select, text, u
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bridge.events import call_outcomes
 from bridge.events.models import (
     UNCOUNTED_ATTEMPTS_SQL,
     UNCOUNTED_EVENTS_SQL,
@@ -63,9 +64,6 @@ _status_unindexed = Event.status.concat("")
 
 
 def _outcome_columns():
-    # Imported here: kustomer/ depends on events/, not the other way round.
-    from bridge.kustomer import call_outcomes
-
     return (case((call_outcomes.OK, 1), else_=0), case((call_outcomes.LOOKUP_MISS, 1), else_=0))
 
 

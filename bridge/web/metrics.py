@@ -33,7 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from bridge.events import counters, store
 from bridge.events.models import EventStatus, utcnow
-from bridge.kustomer import call_outcomes
+from bridge.events import call_outcomes
 from bridge.web import metrics_access
 
 log = logging.getLogger(__name__)
