@@ -29,7 +29,7 @@ from bridge.alerts.conditions import CONDITIONS, Context
 from bridge.alerts.policy import State, decide
 from bridge.alerts.tables import AlertDelivery, AlertState, SignatureRefusal
 from bridge.events import store
-from bridge.events.models import Event, utcnow
+from bridge.events.models import Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _compare_and_set(session, key: str, version: int, state: State) -> bool:
 
 def _digest_text(session, now: datetime, settings) -> tuple[str, str]:
     counts = store.count_by_status(session, now - timedelta(days=1))
-    dead = session.execute(select(func.count()).select_from(Event).where(Event.status == "dead")).scalar_one()
+    dead = session.execute(select(func.count()).select_from(Event).where(Event.status == EventStatus.DEAD)).scalar_one()
     active = [row.summary for row in session.execute(
         select(AlertState).where(AlertState.active.is_(True), AlertState.notified.is_(True))).scalars()]
     total = sum(counts.values())

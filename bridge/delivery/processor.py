@@ -28,10 +28,15 @@ from typing import Callable
 from bridge import logs
 from bridge.delivery import delivery_id, lease as leases
 from bridge.delivery.body_size import encoded_size, fit_to_limit
-from bridge.delivery.retry_policy import Outcome, decide
+from bridge.delivery.queue import claim_next
+from bridge.delivery.retry_policy import Outcome, OutcomeKind, decide
 from bridge.events import json_body, store
-from bridge.events.models import EventStatus, utcnow
+from bridge.events.models import ActionStatus, EventStatus, utcnow
 from bridge.kustomer import attempt_log
+from bridge.kustomer.client import HOOK_BODY_LIMIT
+from bridge.kustomer.errors import KustomerError
+from bridge import mapping
+from bridge.okendo.schemas import EventValidationError, validate_event
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +70,6 @@ class Processor:
     def process_next(self) -> bool:
         """Claim the first due event (bridge.delivery.queue) and run one round for it; False when
         nothing was due. What each worker thread does in a loop."""
-        from bridge.delivery.queue import claim_next
-
         token = leases.new_token()
         with self.db.session() as session:
             claimed = claim_next(session, self.settings.lease_seconds, token)
@@ -96,9 +99,6 @@ class Processor:
 
     # -- one round -----------------------------------------------------------------
     def _run(self, event_id: int) -> str:
-        from bridge.mapping import plan_event
-        from bridge.okendo.schemas import EventValidationError, validate_event
-
         with self.db.session() as session:
             event = store.load(session, event_id)
             body, attempts_so_far, webhook_id = event.body, event.attempts, event.webhook_id
@@ -123,13 +123,13 @@ class Processor:
             previous = store.recorded_actions(session, event_id)
         if older is not None:
             return self._wait_for_older(event_id, older)
-        if newer is not None and not any(a.status == "done" for a in previous.values()):
+        if newer is not None and not any(a.status == ActionStatus.DONE for a in previous.values()):
             # Superseded only while nothing of this event was done: a delivered event that is
             # replayed for an action it could not do then (bridge.delivery.replay) keeps its history.
             return self._finish(event_id, EventStatus.SKIPPED,
                                 error=f"superseded by event {newer.id} (sequenceNumber {newer.sequence_number})")
 
-        plan = plan_event(self.mappings.current(), validated)
+        plan = mapping.plan_event(self.mappings.current(), validated)
         if not plan.hooks and not plan.ticket.wanted and not plan.cards:
             reasons = "; ".join(f"{name}: {why}" for name, why in plan.skipped_routes)
             return self._finish(event_id, EventStatus.SKIPPED,
@@ -140,8 +140,8 @@ class Processor:
         for hook in plan.hooks:
             done = previous.get(hook.key)
             if done is not None:
-                if done.status == "failed":  # permanent failure: only a replay tries again
-                    outcomes.append(Outcome(hook.key, "permanent", error=done.error))
+                if done.status == ActionStatus.FAILED:  # permanent failure: only a replay tries again
+                    outcomes.append(Outcome(hook.key, OutcomeKind.PERMANENT, error=done.error))
                 continue
             hook = delivery_id.stamped(hook, webhook_id)
             outcomes.append(self._save(event_id, self._deliver_hook(hook, plan.kustomer)))
@@ -149,18 +149,18 @@ class Processor:
             done = previous.get(card.key)
             if done is None:
                 outcomes.append(self._save(event_id, self.timeline.apply(card, validated, plan.kustomer)))
-            elif done.status == "failed":
-                outcomes.append(Outcome(card.key, "permanent", error=done.error))
+            elif done.status == ActionStatus.FAILED:
+                outcomes.append(Outcome(card.key, OutcomeKind.PERMANENT, error=done.error))
         if plan.ticket.wanted and self.tickets is not None:
             done = previous.get("ticket")
             if done is None:
                 outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan)))
-            elif done.status == "failed":
-                outcomes.append(Outcome("ticket", "permanent", error=done.error))
+            elif done.status == ActionStatus.FAILED:
+                outcomes.append(Outcome("ticket", OutcomeKind.PERMANENT, error=done.error))
 
-        if outcomes and all(o.kind == "skipped" for o in outcomes):  # e.g. no klass for the cards yet
+        if outcomes and all(o.kind == OutcomeKind.SKIPPED for o in outcomes):  # e.g. no klass for the cards yet
             return self._finish(event_id, EventStatus.SKIPPED, error="; ".join(f"{o.key}: {o.error}" for o in outcomes))
-        not_done = [o for o in outcomes if o.kind == "skipped"]
+        not_done = [o for o in outcomes if o.kind == OutcomeKind.SKIPPED]
         inactive = "; ".join(f"{o.key}: not done: {o.error}" for o in not_done)
         if inactive:
             log.warning("event %s: %s", event_id, inactive)
@@ -177,15 +177,13 @@ class Processor:
 
     def _deliver_hook(self, hook, target) -> Outcome:
         if hook.problem:
-            return Outcome(hook.key, "permanent", error=hook.problem)
+            return Outcome(hook.key, OutcomeKind.PERMANENT, error=hook.problem)
         client, problem = self.clients.for_target(target)
         if client is None:
-            return Outcome(hook.key, "permanent", error=problem)
-        from bridge.kustomer.client import HOOK_BODY_LIMIT
-
+            return Outcome(hook.key, OutcomeKind.PERMANENT, error=problem)
         fitted = fit_to_limit(hook.body, HOOK_BODY_LIMIT)
         if fitted is None:
-            return Outcome(hook.key, "permanent", error=f"the hook body is {encoded_size(hook.body)} bytes, over "
+            return Outcome(hook.key, OutcomeKind.PERMANENT, error=f"the hook body is {encoded_size(hook.body)} bytes, over "
                            "Kustomer's 400 KB limit, and trimming its texts cannot make it fit")
         body, trimmed = fitted
         with attempt_log.capture() as tries:
@@ -197,7 +195,7 @@ class Processor:
         if trimmed:
             outcome["trimmed"] = trimmed
             log.warning("hook body trimmed to fit 400 KB: %s", ", ".join(trimmed))
-        return Outcome(hook.key, "done", result=outcome, attempts=list(tries))
+        return Outcome(hook.key, OutcomeKind.DONE, result=outcome, attempts=list(tries))
 
     # -- bookkeeping ---------------------------------------------------------------
     def _save(self, event_id: int, outcome: Outcome) -> Outcome:
@@ -205,10 +203,10 @@ class Processor:
         with self.db.session() as session:
             leases.fence(session)
             store.record_attempts(session, event_id, outcome.key, outcome.attempts)
-            if outcome.kind == "done":
-                store.record_action(session, event_id, outcome.key, "done", result=outcome.result)
-            elif outcome.kind == "permanent":
-                store.record_action(session, event_id, outcome.key, "failed", error=outcome.error)
+            if outcome.kind == OutcomeKind.DONE:
+                store.record_action(session, event_id, outcome.key, ActionStatus.DONE, result=outcome.result)
+            elif outcome.kind == OutcomeKind.PERMANENT:
+                store.record_action(session, event_id, outcome.key, ActionStatus.FAILED, error=outcome.error)
         if self.metrics:
             for attempt in outcome.attempts:
                 self.metrics.attempt(outcome.key, attempt.status, attempt.latency_ms)
@@ -236,7 +234,7 @@ class Processor:
         return EventStatus.RETRYING
 
     def _retry_after_crash(self, event_id: int, exc: Exception) -> str:
-        outcome = Outcome("internal", "transient", error=f"{type(exc).__name__}: {exc}")
+        outcome = Outcome("internal", OutcomeKind.TRANSIENT, error=f"{type(exc).__name__}: {exc}")
         try:
             with self.db.session() as session:
                 event = store.load(session, event_id)
@@ -255,12 +253,10 @@ class Processor:
 
 
 def _classified(key: str, exc: Exception, tries) -> Outcome:
-    from bridge.kustomer.errors import KustomerError
-
     if isinstance(exc, leases.LeaseLost):
         raise exc
 
     if isinstance(exc, KustomerError):
         return Outcome.from_error(key, exc, tries)
     # Anything else from the HTTP layer is treated as transient: retrying is safe.
-    return Outcome(key, "transient", error=f"{type(exc).__name__}: {exc}", attempts=list(tries))
+    return Outcome(key, OutcomeKind.TRANSIENT, error=f"{type(exc).__name__}: {exc}", attempts=list(tries))

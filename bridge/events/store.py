@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from bridge.events.models import Action, Attempt, Event, EventStatus, utcnow
+from bridge.events.models import Action, ActionStatus, Attempt, Event, EventStatus, utcnow
 
 
 def sequence_key(sequence_number: str | None) -> str | None:
@@ -229,7 +229,7 @@ def reset_for_replay(session: Session, event_ids: Sequence[int]) -> list[int]:
            if status != EventStatus.DELIVERED or (isinstance(errors, dict) and errors.get(NOT_DONE))]
     if not ids:
         return []
-    session.execute(delete(Action).where(Action.event_id.in_(ids), Action.status == "failed"))
+    session.execute(delete(Action).where(Action.event_id.in_(ids), Action.status == ActionStatus.FAILED))
     session.execute(
         update(Event).where(Event.id.in_(ids)).values(
             status=EventStatus.PENDING, next_attempt_at=now, lease_until=None, lease_token=None,

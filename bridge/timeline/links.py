@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from bridge.events import store
+from bridge.events.models import ActionStatus
 from bridge.kustomer.links import customer_url
 from bridge.mapping.ticket import truncate_note
 
@@ -20,7 +21,7 @@ def card_for_ticket(db, event_id: int, settings, target) -> dict | None:
         actions = store.recorded_actions(session, event_id)
     for key, action in sorted(actions.items()):
         result = action.result if isinstance(action.result, dict) else {}
-        if key.startswith("timeline:") and action.status == "done" and result.get("kobject_id"):
+        if key.startswith("timeline:") and action.status == ActionStatus.DONE and result.get("kobject_id"):
             return {"id": result["kobject_id"], "klass": result.get("klass"),
                     "external_id": result.get("external_id"), "customer_id": result.get("customer_id"),
                     "url": customer_url(settings.raw, target.api_base, result.get("customer_id"))}
