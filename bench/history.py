@@ -140,7 +140,7 @@ def measure_store(backend: str, count: int, pg_admin_url: str) -> tuple[dict, di
     from bridge.app import create_app
     from bridge.config import Settings
     from bridge.events.migrate import upgrade
-    from bridge.runtime import build_runtime
+    from bridge.composition import build_runtime
     from tests.conftest import make_env
     from tests.helpers import sample
 

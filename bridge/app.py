@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Flask, jsonify
 
 from bridge import admin
+from bridge.composition import build_runtime
 from bridge.config import Settings
-from bridge.runtime import build_runtime
 from bridge.web import health, http_hardening, ingest, metrics, requestlog
 
 

@@ -343,9 +343,9 @@ def events_show(event_id: int, as_json: bool) -> None:
               help="with --status: only events received within e.g. 2h, 1.5d, 2w, or since a date (2024-05-01)")
 def replay(event_ids: tuple[int, ...], status: str | None, since: str | None) -> None:
     """Re-run events; actions already done are not redone (a delivered event stays as it is)."""
+    from bridge.composition import build_runtime
     from bridge.delivery.replay import UNKNOWN_MEANS, not_replayed, replay as replay_events
     from bridge.events.filters import EventFilter
-    from bridge.runtime import build_runtime
 
     if not event_ids and not status:
         raise click.UsageError("give event ids, or --status (e.g. --status dead --since 2h)")

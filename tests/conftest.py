@@ -132,7 +132,7 @@ def settings(env):
 
 @pytest.fixture
 def runtime(settings):
-    from bridge.runtime import build_runtime
+    from bridge.composition import build_runtime
 
     runtime = build_runtime(settings)
     # The Kustomer client's in-call backoff must not really wait in unit tests.

@@ -24,11 +24,12 @@ import threading
 import time
 
 from bridge.alerts.service import start_alert_thread
+from bridge.composition import build_runtime
 from bridge.config import Settings
+from bridge.delivery.metrics_log import Metrics
 from bridge.delivery.queue import Waker
 from bridge.delivery.retention import Pruner
 from bridge.events import counters
-from bridge.runtime import build_runtime
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ ERROR_PAUSE_SECONDS = 1.0
 
 
 def run_worker(settings: Settings, threads: int | None = None) -> None:
-    from bridge.web.metrics import Metrics
-
     runtime = build_runtime(settings, metrics=Metrics())
     threads = threads or settings.worker_threads
     stopping = threading.Event()

@@ -12,9 +12,8 @@ Counters are therefore DB counts: `events_total` per final status only
 grows, except when an admin replays an event out of `dead` (or rows are purged);
 for the live picture use the `events_by_status` gauge.
 
-`Metrics` is the worker-side recorder the processor calls; it only writes a JSON log
-line per processed event and per HTTP attempt, because the numbers come from the
-database and a log line is what an operator greps when a number looks wrong.
+The worker's own log line per processed event and per HTTP attempt, what an operator
+greps when a number looks wrong, is `bridge.delivery.metrics_log`.
 
 Failure policy: a scrape never errors. When the database does not answer, the reply
 is 200 with `okendo_bridge_up 0` (and the queue depth if the queue answered), so the
@@ -31,9 +30,9 @@ from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from bridge.events import counters, store
+
+from bridge.events import call_outcomes, counters, store
 from bridge.events.models import EventStatus, utcnow
-from bridge.events import call_outcomes
 from bridge.web import metrics_access
 
 log = logging.getLogger(__name__)
@@ -166,17 +165,3 @@ def init_app(app: Flask) -> None:
     app.extensions["bridge.metrics.cache"] = metrics_access.ScrapeCache()
     app.register_blueprint(bp)
 
-
-class Metrics:
-    """What the worker's processor reports; logged as JSON lines (see module docstring)."""
-
-    def __init__(self, logger: logging.Logger | None = None):
-        self.log = logger or logging.getLogger("bridge.metrics")
-
-    def event_processed(self, event_id: int, status: str | None, seconds: float) -> None:
-        self.log.info("event %s processed: %s in %.0f ms", event_id, status, seconds * 1000, extra={
-            "event_id": event_id, "status": status, "latency_ms": round(seconds * 1000, 2)})
-
-    def attempt(self, action_key: str, status_code: int | None, latency_ms: float | None) -> None:
-        self.log.info("attempt %s: %s in %s ms", action_key, status_code if status_code is not None else "no answer",
-                      latency_ms, extra={"action": action_key, "status": status_code, "latency_ms": latency_ms})

@@ -436,7 +436,7 @@ def test_bad_alert_settings_fail_at_start_without_echoing_secrets():
 # -- console and CLI -------------------------------------------------------------------------------
 def test_console_alerts_page_and_test_button_queue_for_the_worker(database_url):
     from bridge.app import create_app
-    from bridge.runtime import build_runtime
+    from bridge.composition import build_runtime
     from tests.conftest import make_env
     from tests.unit.test_admin import ADMIN, csrf_token
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from bridge.events.models import Attempt, Event, utcnow
 from bridge.logs import JsonFormatter
-from bridge.web.metrics import Metrics
+from bridge.delivery.metrics_log import Metrics
 from tests.conftest import REVIEW_HOOK
 from tests.helpers import sample_bytes, signed_headers
 
@@ -128,7 +128,7 @@ def test_each_app_has_its_own_registry(database_url):
 # -- the worker-side recorder -------------------------------------------------------------
 def test_metrics_recorder_logs_one_json_line_per_event_and_attempt(database_url, caplog):
     from bridge.config import Settings
-    from bridge.runtime import build_runtime
+    from bridge.composition import build_runtime
     from tests.conftest import make_env
 
     runtime = build_runtime(Settings.from_env(make_env(database_url)), metrics=Metrics())

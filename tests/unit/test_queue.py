@@ -139,7 +139,7 @@ WORKERS = 3
 
 
 def test_three_workers_on_one_store_do_each_action_once(client, settings, emulator_url, runtime):
-    from bridge.runtime import build_runtime
+    from bridge.composition import build_runtime
 
     _base, kustomer = emulator_url
     # 12 reviews, every third negative (a ticket each), plus one negative review created and
@@ -199,7 +199,7 @@ def test_three_workers_on_one_store_do_each_action_once(client, settings, emulat
 def test_a_queue_url_is_accepted_and_said_to_be_unneeded(settings, caplog):
     from dataclasses import replace
 
-    from bridge.runtime import build_runtime
+    from bridge.composition import build_runtime
 
     with caplog.at_level("WARNING"):
         runtime = build_runtime(replace(settings, queue_url="redis://127.0.0.1:6379/0"))

@@ -276,7 +276,7 @@ def test_a_str_attribute_over_the_limit_is_cut_and_the_cut_recorded_with_the_tic
 
     from bridge.app import create_app
     from bridge.config import Settings
-    from bridge.runtime import build_runtime
+    from bridge.composition import build_runtime
     from tests.conftest import make_env
 
     fixture = Path(__file__).parents[1] / "mappings" / "default.yaml"

@@ -1,7 +1,11 @@
-"""Wire the parts of one process together: settings, database, queue, mapping, clients.
+"""The composition root: the one place that builds the parts of a process and wires them.
 
-Both the web app and the worker build one `Runtime`. Nothing here talks to
-Kustomer or reads the mapping file until it is first needed.
+Settings, database, queue, live mapping, Kustomer client pool, ticket and timeline
+services and the processor are made here, each once, and handed to each other (the CLI's
+read-only commands open a bare `Database` and nothing more). Both the web app (`bridge.app`) and the worker
+(`bridge.delivery.worker`) build one `Runtime`. Nothing here talks to Kustomer or reads
+the mapping file until it is first needed. Failure policy: a bad setting raises here, at
+start-up, before the process takes traffic.
 """
 from __future__ import annotations
 
