@@ -50,7 +50,6 @@ from tenacity import (
     wait_random_exponential,
 )
 from tenacity.stop import stop_base
-from tenacity.wait import wait_base
 
 from . import contract
 from .errors import (
@@ -63,7 +62,8 @@ from .errors import (
     redact_url,
 )
 from .pacing import Pacer
-from bridge.kustomer.retry_after import parse_retry_after  # noqa: F401 - re-exported for callers
+from bridge.http.retry_after import parse_retry_after, wait_for_server_hint_or
+from bridge.http.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +133,6 @@ def parse_ratelimit_reset(value: str | None, now: float) -> float | None:
     elif reset > EPOCH_THRESHOLD:
         reset = reset - now
     return min(RATELIMIT_RESET_CAP, max(0.0, reset))
-
-
-class wait_for_server_hint_or(wait_base):
-    """Wait what the server asked for (the error's ``retry_after``), else ``fallback``."""
-
-    def __init__(self, fallback: wait_base) -> None:
-        self.fallback = fallback
-
-    def __call__(self, retry_state) -> float:
-        hint = getattr(retry_state.outcome.exception(), "retry_after", None)
-        return hint if hint is not None else self.fallback(retry_state)
 
 
 class stop_when_total_wait_would_exceed(stop_base):
@@ -479,7 +468,7 @@ class KustomerClient:
         return hint
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+        return scrub(text, self._api_key, "[redacted]")
 
     def _report(
         self,

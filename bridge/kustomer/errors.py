@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from bridge.http.errors import CallError
+
 BODY_EXCERPT_LIMIT = 500
 
 HOOK_ROLES = "posting to hooks needs org.hooks (older docs: org.hook)"
@@ -31,7 +33,7 @@ TICKET_ROLES = (
 )
 
 
-class KustomerError(Exception):
+class KustomerError(CallError):
     """Base class. ``url`` is already redacted; ``body_excerpt`` is at most 500 chars."""
 
     def __init__(
@@ -43,15 +45,9 @@ class KustomerError(Exception):
         retry_after: float | None = None,
         body_excerpt: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status=status, retry_after=retry_after)
         self.url = url
-        self.retry_after = retry_after
         self.body_excerpt = body_excerpt[:BODY_EXCERPT_LIMIT] if body_excerpt else body_excerpt
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class TransientError(KustomerError):

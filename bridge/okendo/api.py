@@ -48,10 +48,12 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from bridge.kustomer.retry_after import parse_retry_after
+from bridge.http.errors import CallError
+from bridge.http.retry_after import parse_retry_after, wait_for_server_hint_or
+from bridge.http.scrub import scrub
 
 DEFAULT_BASE_URL = "https://api.okendo.io/enterprise"
 API_VERSION = "2025-02-01"
@@ -69,7 +71,7 @@ MESSAGE_LIMIT = 300
 # -- errors --------------------------------------------------------------------------------
 
 
-class OkendoError(Exception):
+class OkendoError(CallError):
     """Okendo refused the request, or answered something this client cannot use."""
 
     def __init__(
@@ -81,15 +83,9 @@ class OkendoError(Exception):
         may_have_succeeded: bool = False,
         attempts: int = 1,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
+        super().__init__(message, status=status, retry_after=retry_after)
         self.may_have_succeeded = may_have_succeeded
         self.attempts = attempts
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class OkendoAuthError(OkendoError):
@@ -187,6 +183,7 @@ class _Retryable(Exception):
     def __init__(self, error: OkendoTransientError) -> None:
         super().__init__(error.message)
         self.error = error
+        self.retry_after = error.retry_after  # what `wait_for_server_hint_or` waits for
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -346,7 +343,7 @@ class OkendoClient:
         return body
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return scrub(text, self._api_key, "***")
 
     def _pace(self) -> None:
         """Wait for this try's slot: starts are at least ``1/requests_per_second`` apart."""
@@ -366,21 +363,16 @@ class OkendoClient:
         json: dict | None = None,
         idempotent: bool = True,
     ) -> requests.Response:
-        def wait(state: RetryCallState) -> float:
-            hint = state.outcome.exception().error.retry_after  # type: ignore[union-attr]
-            if hint is not None:
-                return hint
-            return min(4.0, 0.5 * 2 ** (state.attempt_number - 1))
-
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number >= self.max_attempts:
                 return True
-            hint = state.outcome.exception().error.retry_after  # type: ignore[union-attr]
+            hint = state.outcome.exception().retry_after  # type: ignore[union-attr]
             return hint is not None and hint > self.max_retry_after
 
         retrying = Retrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
-            wait=wait,
+            # Retry-After obeyed exactly; else 0.5 s, 1 s, 2 s... capped at 4 s
+            wait=wait_for_server_hint_or(wait_exponential(multiplier=0.5, max=4.0)),
             stop=stop,
             sleep=self._sleep,
             reraise=True,

@@ -1,10 +1,12 @@
-"""The `Retry-After` header, shared by the Kustomer and Okendo clients."""
+"""The `Retry-After` header, and waiting what it says, for the Kustomer and Okendo clients."""
 from __future__ import annotations
 
 import email.utils
 import math
 import time
 from datetime import timezone
+
+from tenacity.wait import wait_base
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -24,3 +26,14 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             when = when.replace(tzinfo=timezone.utc)
         seconds = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+class wait_for_server_hint_or(wait_base):
+    """Wait what the server asked for (the error's ``retry_after``), else ``fallback``."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state) -> float:
+        hint = getattr(retry_state.outcome.exception(), "retry_after", None)
+        return hint if hint is not None else self.fallback(retry_state)
