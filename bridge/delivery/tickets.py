@@ -38,9 +38,9 @@ from bridge.events import store, ticket_store
 from bridge.events.models import ActionStatus, Ticket, TicketState, utcnow
 from bridge.kustomer import attempt_log
 from bridge.kustomer.errors import ConfigurationError, KustomerError, TransientError
+from bridge.kustomer.note_limit import truncate_note
 from bridge.kustomer.shopper import find_or_create_shopper  # shared with timeline cards
 from bridge.mapping import render_ticket
-from bridge.mapping.ticket import truncate_note
 from bridge.timeline.links import card_for_ticket, with_card_line
 
 log = logging.getLogger(__name__)

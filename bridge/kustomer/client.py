@@ -61,6 +61,7 @@ from .errors import (
     error_for_response,
     redact_url,
 )
+from .note_limit import NOTE_BODY_LIMIT, TRUNCATION_MARKER, truncate_note  # noqa: F401 - re-exported
 from .pacing import Pacer
 from bridge.http.retry_after import parse_retry_after, wait_for_server_hint_or
 from bridge.http.scrub import scrub
@@ -72,8 +73,6 @@ Answer = tuple[requests.Response, float]  # the response and the latency of its 
 # Kustomer answers 413 above "400 KB" without saying whether that is 400,000 or 409,600
 # bytes: the contract takes the smaller, and the bridge refuses to send more.
 HOOK_BODY_LIMIT = contract.HOOK_BODY_LIMIT
-NOTE_BODY_LIMIT = 10_240  # characters, per the notes endpoint
-TRUNCATION_MARKER = "… [truncated]"
 NOTES_PAGE_SIZE = 100  # GetNotesByConversation's page size (its maximum is not documented)
 NOTES_MAX_PAGES = 20  # a ticket with more than 2,000 notes is not one the bridge wrote
 EPOCH_THRESHOLD = 10**9  # an x-ratelimit-reset above this is a Unix time, not a delay
@@ -306,8 +305,7 @@ class KustomerClient:
 
     def create_note(self, conversation_id: str, body: str, external_id: str | None = None) -> dict:
         """Add an internal note (never sent to the shopper), cut to Kustomer's 10,240 chars."""
-        if len(body) > NOTE_BODY_LIMIT:
-            body = body[: NOTE_BODY_LIMIT - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+        body = truncate_note(body)
         payload = _without_none(body=body, externalId=external_id)
         # Like a conversation create, a note POST that timed out may have been written: only
         # a 429 is retried in-call; the caller looks for the note's externalId before posting

@@ -19,15 +19,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.kustomer.client import NOTE_BODY_LIMIT
+from bridge.kustomer.note_limit import NOTE_BODY_LIMIT, truncate_note
 from bridge.mapping import templates
 from bridge.mapping.model import TicketSettings
 
-# Kustomer's limit for a note body. The bridge cuts a note here, saying how much was left out;
-# the client's own cut (with its short marker) is only a guard for notes from elsewhere.
+# Kustomer's limit for a note body; a rendered note is cut to it by `truncate_note`
+# (bridge.kustomer.note_limit, the one place both the limit and the marker live).
 NOTE_LIMIT = NOTE_BODY_LIMIT
 TEXT_ATTRIBUTE_LIMIT = 1_024  # Kustomer's limit for a Str or Txt custom attribute, in characters
-_TRUNCATED = "\n\n[… note cut to Kustomer's {limit:,} character limit; {cut:,} characters left out]"
 
 
 @dataclass(frozen=True)
@@ -144,16 +143,6 @@ def _tidy(text: str) -> str:
     """No trailing spaces, at most one blank line in a row, no blank edges."""
     lines = [line.rstrip() for line in text.strip().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def truncate_note(note: str, limit: int = NOTE_LIMIT) -> str:
-    """``note`` cut to ``limit`` characters, ending with a marker saying so."""
-    if len(note) <= limit:
-        return note
-    # The marker's own length depends on the count it prints; reserve for the worst case.
-    marker_room = len(_TRUNCATED.format(limit=limit, cut=len(note)))
-    keep = limit - marker_room
-    return note[:keep] + _TRUNCATED.format(limit=limit, cut=len(note) - keep)
 
 
 _TRUE = {"true", "yes", "1"}

@@ -13,7 +13,7 @@ import dataclasses
 from bridge.events import store
 from bridge.events.models import ActionStatus
 from bridge.kustomer.links import customer_url
-from bridge.mapping.ticket import truncate_note
+from bridge.kustomer.note_limit import truncate_note
 
 
 def card_for_ticket(db, event_id: int, settings, target) -> dict | None:
