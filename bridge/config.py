@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+
+from dotenv import load_dotenv
+
 from bridge.alerts.settings import AlertConfigError, AlertSettings
 
 # Svix's schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -176,8 +179,6 @@ def load_dotenv_if_present(path: str = ".env") -> None:
     """Read `.env` without overriding variables already set (the real environment wins), then
     the settings a running `bridge run` demo made up (instance/demo.env), so commands run
     beside the demo see its emulator and secrets."""
-    from dotenv import load_dotenv
-
     for candidate in (Path(path), INSTANCE_DIR / "demo.env"):
         if candidate.is_file():
             load_dotenv(candidate, override=False)

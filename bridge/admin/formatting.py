@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
+from markupsafe import Markup
+
 from bridge.logs import mask_email_addresses
 
 
@@ -41,8 +44,6 @@ def ms(value: float | None) -> str:
 def mask_emails(value):
     """Shopper emails as `j***@example.com` in anything the console shows (raw payloads,
     previews, the event's email); HTML stays HTML (an email has nothing to escape)."""
-    from markupsafe import Markup
-
     if value is None:
         return ""
     masked = mask_email_addresses(str(value))

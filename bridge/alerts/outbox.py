@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from bridge.alerts.tables import AlertDelivery, AlertMessage
 from bridge.events.models import utcnow
@@ -73,8 +74,6 @@ def mark_failed(session, delivery_id: int, attempts: int, error: str) -> str:
 
 
 def recent(session, limit: int = 30) -> list[AlertMessage]:
-    from sqlalchemy.orm import selectinload
-
     return list(session.execute(select(AlertMessage).options(selectinload(AlertMessage.deliveries))
                                 .order_by(AlertMessage.id.desc()).limit(limit)).scalars())
 

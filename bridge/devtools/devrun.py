@@ -24,8 +24,12 @@ import sys
 import time
 
 import click
+import requests
 
 from bridge.config import INSTANCE_DIR, Settings
+from bridge.events.migrate import upgrade
+from bridge.kustomer import KustomerClient
+from bridge.timeline.setup import setup_timeline
 
 EMULATOR_PORT = 8099
 
@@ -68,8 +72,6 @@ def _banner(lines: list[str]) -> None:
 
 
 def run_all(port: int | None) -> None:
-    from bridge.events.migrate import upgrade
-
     env = dict(os.environ)
     if port:
         env["PORT"] = str(port)
@@ -134,11 +136,6 @@ def run_all(port: int | None) -> None:
 def _setup_emulator_timeline(emulator: str, api_key: str) -> None:
     """Create the timeline klasses in the emulator, so the demo shows cards (as a real org
     would after `bridge kustomer setup-timeline`). Best effort: the demo works without."""
-    import requests
-
-    from bridge.kustomer import KustomerClient
-    from bridge.timeline.setup import setup_timeline
-
     for _ in range(100):
         try:
             if requests.get(f"{emulator}/__emulator/health", timeout=1).ok:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
 from bridge.events.db import make_engine
 
 # bridge/migrations/, beside the package root where setup.cfg ships it as package data.
@@ -29,8 +32,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def current_revision(database_url: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     engine = make_engine(database_url)
     # Reading the revision is not news: alembic's "Context impl ..." lines would open the
     # output of every CLI command that checks it.
@@ -46,6 +47,4 @@ def current_revision(database_url: str) -> str | None:
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

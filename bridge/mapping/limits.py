@@ -26,8 +26,10 @@ import signal
 import threading
 from typing import Any, Iterator
 
-from jinja2 import nodes
+from jinja2 import Environment, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 
 MAX_TEXT = 1_000_000  # characters of one string a template builds (Kustomer caps notes well below)
 MAX_ITEMS = 100_000  # items of one list a template builds
@@ -139,10 +141,6 @@ def bounded_filter(name: str, func):
 
 def _is_context(value: Any) -> bool:
     """What Jinja passes first to pass_context / pass_eval_context / pass_environment filters."""
-    from jinja2 import Environment
-    from jinja2.nodes import EvalContext
-    from jinja2.runtime import Context
-
     return isinstance(value, (Context, EvalContext, Environment))
 
 

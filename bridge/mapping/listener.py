@@ -41,6 +41,8 @@ class VersionListener:
         self._stop.set()
 
     def _run(self) -> None:
+        # Imported here: only a PostgreSQL store listens; a SQLite-only process need not
+        # load the driver.
         import psycopg
 
         while not self._stop.is_set():

@@ -54,6 +54,7 @@ def create_emulator_app(api_key: str = DEFAULT_API_KEY, org_id: str | None = Non
         api_key=api_key, org_id=org_id, roles=roles, hooks=hooks,
         rate_limit_per_minute=rate_limit_per_minute,
         hook_limit_per_minute=hook_limit_per_minute, faults=faults, clock=clock)
+    # Imported here: kobject_routes builds on this module's helpers (a real cycle).
     from .kobject_routes import kobject_api
 
     app.register_blueprint(api)
@@ -354,6 +355,8 @@ def serve(host: str = "127.0.0.1", port: int = 8099, *, api_key: str | None = No
     Unset ``api_key`` / limits come from EMULATOR_API_KEY (default "emulator-key"),
     EMULATOR_RATE_LIMIT and EMULATOR_HOOK_LIMIT (default 0 = unlimited).
     """
+    # Imported here: only `serve` runs gunicorn; a test that builds the app in-process
+    # need not load it.
     from gunicorn.app.base import BaseApplication
 
     api_key = api_key or os.environ.get("EMULATOR_API_KEY") or DEFAULT_API_KEY
