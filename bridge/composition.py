@@ -35,7 +35,7 @@ class Runtime:
         return self.dispatcher.enqueue(event_id, delay)
 
     def close(self) -> None:
-        getattr(self.mappings, "close", lambda: None)()
+        self.mappings.close()
         self.processor.heartbeat.stop()
         self.processor.clients.close()
         self.db.dispose()

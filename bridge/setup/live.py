@@ -128,6 +128,13 @@ class LiveMappings:
     def reload(self):
         return self._inner.reload()
 
+    def close(self) -> None:
+        """Stop what the store runs in the background (the database store's change listener);
+        a file store runs nothing."""
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
     def __getattr__(self, name):
         return getattr(self._inner, name)
 
