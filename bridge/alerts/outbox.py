@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from bridge.alerts.tables import AlertDelivery, AlertMessage
+from bridge.alerts.tables import AlertDelivery, AlertMessage, DeliveryStatus
 from bridge.events.models import utcnow
 
 BACKOFF = (30, 120, 600, 1800, 3600, 7200)
@@ -27,7 +27,7 @@ KEEP_DAYS = 30
 
 def add_message(session, condition: str, kind: str, subject: str, text: str, channels) -> AlertMessage:
     message = AlertMessage(condition=condition, kind=kind, subject=subject[:300], text=text)
-    message.deliveries = [AlertDelivery(channel=channel, status="pending", attempts=0) for channel in channels]
+    message.deliveries = [AlertDelivery(channel=channel, status=DeliveryStatus.PENDING, attempts=0) for channel in channels]
     session.add(message)
     session.flush()
     return message
@@ -37,7 +37,7 @@ def due_ids(session, now: datetime | None = None, limit: int = 20) -> list[int]:
     now = now or utcnow()
     return list(session.execute(
         select(AlertDelivery.id).where(
-            AlertDelivery.status == "pending",
+            AlertDelivery.status == DeliveryStatus.PENDING,
             or_(AlertDelivery.next_attempt_at.is_(None), AlertDelivery.next_attempt_at <= now),
             or_(AlertDelivery.lease_until.is_(None), AlertDelivery.lease_until < now),
         ).order_by(AlertDelivery.id).limit(limit)
@@ -49,7 +49,7 @@ def claim(session, delivery_id: int, now: datetime | None = None) -> bool:
     now = now or utcnow()
     result = session.execute(
         update(AlertDelivery).where(
-            AlertDelivery.id == delivery_id, AlertDelivery.status == "pending",
+            AlertDelivery.id == delivery_id, AlertDelivery.status == DeliveryStatus.PENDING,
             or_(AlertDelivery.lease_until.is_(None), AlertDelivery.lease_until < now),
         ).values(lease_until=now + timedelta(seconds=SEND_LEASE), attempts=AlertDelivery.attempts + 1)
         .execution_options(synchronize_session=False)
@@ -59,18 +59,18 @@ def claim(session, delivery_id: int, now: datetime | None = None) -> bool:
 
 def mark_sent(session, delivery_id: int) -> None:
     session.execute(update(AlertDelivery).where(AlertDelivery.id == delivery_id)
-                    .values(status="sent", sent_at=utcnow(), lease_until=None, last_error=None))
+                    .values(status=DeliveryStatus.SENT, sent_at=utcnow(), lease_until=None, last_error=None))
 
 
-def mark_failed(session, delivery_id: int, attempts: int, error: str) -> str:
+def mark_failed(session, delivery_id: int, attempts: int, error: str) -> DeliveryStatus:
     """Schedule the next try, or give up; returns the new status."""
     if attempts > len(BACKOFF):
-        values = dict(status="failed", lease_until=None, last_error=error)
+        values = dict(status=DeliveryStatus.FAILED, lease_until=None, last_error=error)
     else:
         values = dict(lease_until=None, last_error=error,
                       next_attempt_at=utcnow() + timedelta(seconds=BACKOFF[attempts - 1]))
     session.execute(update(AlertDelivery).where(AlertDelivery.id == delivery_id).values(**values))
-    return values.get("status", "pending")
+    return values.get("status", DeliveryStatus.PENDING)
 
 
 def recent(session, limit: int = 30) -> list[AlertMessage]:

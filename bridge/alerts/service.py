@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from bridge.alerts import channels as channel_mod, outbox
 from bridge.alerts.conditions import CONDITIONS, Context
 from bridge.alerts.policy import State, decide
-from bridge.alerts.tables import AlertDelivery, AlertState, SignatureRefusal
+from bridge.alerts.tables import AlertDelivery, AlertState, DeliveryStatus, SignatureRefusal
 from bridge.events import store
 from bridge.events.models import Event, EventStatus, utcnow
 
@@ -128,7 +128,7 @@ class Alerts:
                 with self.db.session() as session:
                     status = outbox.mark_failed(session, delivery_id, attempts, error)
                 log.warning("alert %s via %s failed (attempt %d%s): %s", delivery_id, channel_name, attempts,
-                            ", giving up" if status == "failed" else ", will retry", error)
+                            ", giving up" if status == DeliveryStatus.FAILED else ", will retry", error)
                 continue
             with self.db.session() as session:
                 outbox.mark_sent(session, delivery_id)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -50,13 +51,21 @@ class AlertMessage(Base):
     deliveries: Mapped[list["AlertDelivery"]] = relationship(back_populates="message", order_by="AlertDelivery.id")
 
 
+class DeliveryStatus(StrEnum):
+    """Where one channel's copy of an alert is (a str enum, like `EventStatus`)."""
+
+    PENDING = "pending"  # to send, now or at `next_attempt_at`
+    SENT = "sent"
+    FAILED = "failed"  # its tries ran out; kept for the console's alerts page
+
+
 class AlertDelivery(Base):
     __tablename__ = "alert_deliveries"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("alert_messages.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # chat | email
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
