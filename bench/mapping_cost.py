@@ -1,7 +1,8 @@
 """Mapping cost: CPU time per event of the worker's pure-Python steps, in this process.
 
-* validate + map: `bridge.okendo.validate_event` (marshmallow load of envelope and resource)
-  then `bridge.bodies.build_body` (marshmallow dump into the hook body), for a review
+* validate + map: `bridge.okendo.validate_event` (envelope and resource, through the
+  schemas' compiled fast path, marshmallow for anything it is unsure of) then
+  `bridge.bodies.build_body` (a plain function per body shape), for a review
   (native-review shape) and a survey response (survey shape);
 * plan: `bridge.mapping.plan_event` with the shipped config/mapping.yaml (loaded with
   `load_mapping`, KUSTOMER_* set): routes, their bodies, and the ticket decision;
@@ -9,7 +10,8 @@
   validation), and rendering the ticket of a negative review.
 
 timeit: the number of calls per timing is chosen so one timing lasts ≥ 0.2 s (`autorange`),
-then 7 timings (5 with --quick); the figure is the median µs per call.
+then 7 timings (5 with --quick); the figure is the median µs per call. A missed target
+says by how much (µs over, and as a share of the target).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from .processes import ROOT, loadavg
 from .report import Section, num, verdict
 
 NAME = "mapping"
-TARGET_US = 150.0
+TARGET_US = 100.0
 SAMPLES = ROOT / "tests" / "samples" / "okendo"
 
 
@@ -34,6 +36,13 @@ def _median_us(fn, repeats: int) -> float:
     number, _ = timer.autorange()  # calls per timing so that one timing lasts >= 0.2 s
     timings = timer.repeat(repeat=repeats, number=number)
     return statistics.median(timings) / number * 1e6
+
+
+def _verdict(us: float, target: float) -> str:
+    """met, or MISSED with the margin: `MISSED by 12.0 µs (+12%)`."""
+    if us < target:
+        return verdict(True)
+    return f"{verdict(False)} by {us - target:,.1f} µs (+{us / target - 1:.0%})"
 
 
 def run(ctx: Context) -> Section:
@@ -67,8 +76,8 @@ def run(ctx: Context) -> Section:
     cases = [
         ("review: validate + map (native-review)",
          lambda: build_body("native-review", validate_event(review)), TARGET_US),
-        ("review: validate only (validate_event, marshmallow load)", lambda: validate_event(review), None),
-        ("review: map only (build_body, marshmallow dump)", lambda: build_body("native-review", v_review), None),
+        ("review: validate only (validate_event)", lambda: validate_event(review), None),
+        ("review: map only (build_body)", lambda: build_body("native-review", v_review), None),
         ("survey: validate + map (survey)",
          lambda: build_body("survey", validate_event(survey)), None),
         ("review: plan_event (routes, body, ticket decision)",
@@ -84,10 +93,11 @@ def run(ctx: Context) -> Section:
     for label, fn, target in cases:
         fn()  # warm caches and lazy imports before timing
         us = _median_us(fn, repeats)
-        ctx.log(f"    {label}: {us:.1f} µs")
         if target is not None:
-            section.row(label, num(us, "µs", 1), "—", f"< {target:.0f} µs", verdict(us < target))
+            ctx.log(f"    {label}: {us:.1f} µs, target < {target:.0f} µs: {_verdict(us, target)}")
+            section.row(label, num(us, "µs", 1), "—", f"< {target:.0f} µs", _verdict(us, target))
         else:
+            ctx.log(f"    {label}: {us:.1f} µs")
             section.row(label, num(us, "µs", 1))
     section.note(f"load average at start {avg}; median of {repeats} timeit repeats, each ≥ 0.2 s; "
                  "one process, one thread, no I/O")

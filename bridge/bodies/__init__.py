@@ -6,7 +6,8 @@
   the top; survey responses only.
 * ``passthrough`` (:mod:`.passthrough`): the resource as received; any resource type.
 
-Each shape is a marshmallow Schema (dump side) declaring its key set in one place.
+Each shape is one function whose dict literal declares its key set, in order, in one place
+(plain Python, not a marshmallow dump: a tenth of the cost, docs/design-notes.md).
 
 Failure policy: a shape is chosen by configuration, so a wrong name or a shape used on a
 resource type it does not describe is a configuration error: :func:`build_body` and

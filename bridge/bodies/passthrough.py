@@ -13,27 +13,18 @@ not fail. The resource is the received object itself, not a copy: don't mutate i
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
-
 from bridge.okendo.schemas import ValidatedEvent
-
-
-class PassthroughBodySchema(Schema):
-    """Dumps any :class:`ValidatedEvent`."""
-
-    event = fields.Function(lambda event: event.name)
-    resourceType = fields.String(attribute="resource_type")
-    topic = fields.String()
-    sequenceNumber = fields.String(attribute="sequence_number")
-    subscriberId = fields.String(attribute="subscriber_id")
-    # The envelope keeps the resource as received (for a known type, event.resource is
-    # the loaded copy; same content, but "as received" is the promise here).
-    resource = fields.Function(lambda event: event.envelope["resource"])
-
-
-_SCHEMA = PassthroughBodySchema()
 
 
 def passthrough_body(event: ValidatedEvent) -> dict:
     """The passthrough body of any validated event."""
-    return _SCHEMA.dump(event)
+    return {
+        "event": event.name,
+        "resourceType": event.resource_type,
+        "topic": event.topic,
+        "sequenceNumber": event.sequence_number,
+        "subscriberId": event.subscriber_id,
+        # The envelope keeps the resource as received (for a known type, event.resource
+        # is the loaded copy; same content, but "as received" is the promise here).
+        "resource": event.envelope["resource"],
+    }

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
-
 from bridge.okendo.answers import answer_text, question_answer_text
 from bridge.okendo.nps import category_text, nps_of
 from bridge.okendo.schemas import ValidatedEvent, dig, email_of
@@ -49,67 +47,40 @@ def _questions(event: ValidatedEvent) -> list[dict]:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
-def _nps_score(event: ValidatedEvent) -> int | float | None:
-    nps = nps_of(event.resource)
-    return nps.score if nps else None
-
-
-def _nps_category(event: ValidatedEvent) -> str | None:
-    nps = nps_of(event.resource)
-    return nps.category if nps else None
-
-
-class SurveyAnswerItem(Schema):
-    """One answered question; dumps from the Okendo ``answeredQuestions`` item."""
-
-    questionId = fields.Function(lambda question: question.get("id"))
-    question = fields.Function(lambda question: question.get("text"))
-    type = fields.Function(lambda question: question.get("type"))
-    answer = fields.Function(question_answer_text)
-    npsCategory = fields.Function(lambda question: category_text(question.get("answerNpsCategory")))
-
-
-class SurveyRewardSection(Schema):
-    """Dumps from the survey resource so the section exists even without a reward."""
-
-    type = fields.Function(lambda resource: dig(resource, "reward", "type"))
-    value = fields.Function(lambda resource: dig(resource, "reward", "value"))
-    description = fields.Function(lambda resource: dig(resource, "reward", "description"))
-
-
-_REWARD_SECTION = SurveyRewardSection()
-
-
-def _from_resource(*path: str) -> fields.Function:
-    return fields.Function(lambda event: dig(event.resource, *path))
-
-
-class SurveyBodySchema(Schema):
-    """Dumps a :class:`ValidatedEvent` of a survey response."""
-
-    event = fields.Function(lambda event: event.name)
-    topic = fields.String()
-    customerEmail = fields.Function(email_of)
-    customerId = _from_resource("customer", "customerId")
-    orderId = _from_resource("order", "remoteOrderId")
-    surveyId = _from_resource("surveyId")
-    surveyName = _from_resource("surveyName")
-    surveyResponseId = _from_resource("surveyResponseId")
-    channel = _from_resource("channel")
-    dateCreated = _from_resource("dateCreated")
-    npsScore = fields.Function(_nps_score)
-    npsCategory = fields.Function(_nps_category)
-    answers = fields.Method("get_answers")
-    reward = fields.Function(lambda event: _REWARD_SECTION.dump(event.resource))
-    subscriberId = _from_resource("subscriberId")
-
-    def get_answers(self, event: ValidatedEvent) -> list[dict]:
-        return SurveyAnswerItem(many=True).dump(_questions(event))
-
-
-_SCHEMA = SurveyBodySchema()
+def _answer(question: dict) -> dict:
+    """One answered question, from the Okendo ``answeredQuestions`` item."""
+    return {
+        "questionId": question.get("id"),
+        "question": question.get("text"),
+        "type": question.get("type"),
+        "answer": question_answer_text(question),
+        "npsCategory": category_text(question.get("answerNpsCategory")),
+    }
 
 
 def survey_body(event: ValidatedEvent) -> dict:
     """The survey body of a validated ``survey_response`` event."""
-    return _SCHEMA.dump(event)
+    resource = event.resource
+    nps = nps_of(resource)
+    return {
+        "event": event.name,
+        "topic": event.topic,
+        "customerEmail": email_of(event),
+        "customerId": dig(resource, "customer", "customerId"),
+        "orderId": dig(resource, "order", "remoteOrderId"),
+        "surveyId": dig(resource, "surveyId"),
+        "surveyName": dig(resource, "surveyName"),
+        "surveyResponseId": dig(resource, "surveyResponseId"),
+        "channel": dig(resource, "channel"),
+        "dateCreated": dig(resource, "dateCreated"),
+        "npsScore": nps.score if nps else None,
+        "npsCategory": nps.category if nps else None,
+        "answers": [_answer(question) for question in _questions(event)],
+        # The section exists even without a reward.
+        "reward": {
+            "type": dig(resource, "reward", "type"),
+            "value": dig(resource, "reward", "value"),
+            "description": dig(resource, "reward", "description"),
+        },
+        "subscriberId": dig(resource, "subscriberId"),
+    }
