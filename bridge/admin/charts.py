@@ -3,8 +3,8 @@
 * events received per hour over the last 24 hours, stacked by their current status;
 * delivery latency per hour (received -> delivered): average and worst.
 
-Both are one GROUP BY query each, bucketed by hour in SQL (``date_trunc`` on PostgreSQL,
-``strftime`` on SQLite). Colours are SVG presentation attributes, not ``style``, which a
+Both are drawn from the day's rows the overview already read
+(:func:`bridge.events.overview.hourly_since`: per hour, status and type, bucketed in SQL). Colours are SVG presentation attributes, not ``style``, which a
 strict ``style-src 'self'`` would block.
 
 Failure policy: database errors propagate to the page like the overview's other queries.
@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
-
-from bridge.events.models import Event, EventStatus, utcnow
+from bridge.events.overview import HourRow
+from bridge.events.models import EventStatus, utcnow
 
 HOURS = 24
 WIDTH, HEIGHT = 720, 200
@@ -56,18 +55,6 @@ class Chart:
     right: float = WIDTH - RIGHT
 
 
-def _hour_key(session):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.date_trunc("hour", Event.received_at), "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", Event.received_at)
-
-
-def _seconds(session):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", Event.completed_at - Event.received_at)
-    return (func.julianday(Event.completed_at) - func.julianday(Event.received_at)) * 86400.0
-
-
 def _hours(now: datetime) -> list[str]:
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     return [(start + timedelta(hours=index)).strftime("%Y-%m-%d %H") for index in range(HOURS)]
@@ -87,17 +74,17 @@ def _frame(chart: Chart, hours: list[str], top_value: float, unit: str) -> float
     return step
 
 
-def events_per_hour(session, now: datetime | None = None) -> Chart:
-    now = now or utcnow()
-    hours = _hours(now)
-    since = datetime.strptime(hours[0], "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
-    key = _hour_key(session)
-    rows = session.execute(select(key, Event.status, func.count()).where(Event.received_at >= since)
-                           .group_by(key, Event.status)).all()
+def overview_charts(rows: list[HourRow], now: datetime | None = None) -> dict[str, Chart]:
+    """Both charts of the overview, from the day's rows (`Overview.hourly`)."""
+    hours = _hours(now or utcnow())
+    return {"events": events_per_hour(rows, hours), "latency": delivery_latency(rows, hours)}
+
+
+def events_per_hour(rows: list[HourRow], hours: list[str]) -> Chart:
     counts: dict[str, dict[str, int]] = {hour: {} for hour in hours}
-    for hour, status, count in rows:
-        if hour in counts:
-            counts[hour][status] = count
+    for row in rows:  # an hour before the first is the day window's partial first hour
+        if row.hour in counts:
+            counts[row.hour][row.status] = counts[row.hour].get(row.status, 0) + row.count
     chart = Chart(legend=[(status, COLOURS[status]) for status in EventStatus.ALL])
     top_value = max([sum(by.values()) for by in counts.values()] + [0])
     chart.empty = top_value == 0
@@ -116,16 +103,16 @@ def events_per_hour(session, now: datetime | None = None) -> Chart:
     return chart
 
 
-def delivery_latency(session, now: datetime | None = None) -> Chart:
-    now = now or utcnow()
-    hours = _hours(now)
-    since = datetime.strptime(hours[0], "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
-    key, seconds = _hour_key(session), _seconds(session)
-    rows = session.execute(select(key, func.avg(seconds), func.max(seconds))
-                           .where(Event.received_at >= since, Event.status == EventStatus.DELIVERED,
-                                  Event.completed_at.is_not(None))
-                           .group_by(key)).all()
-    by_hour = {hour: (float(avg or 0), float(worst or 0)) for hour, avg, worst in rows}
+def delivery_latency(rows: list[HourRow], hours: list[str]) -> Chart:
+    """Average and worst seconds from received to delivered, per hour."""
+    totals: dict[str, list] = {}  # hour -> [completed, seconds summed, worst]
+    for row in rows:
+        if row.status == EventStatus.DELIVERED and row.completed and row.hour in hours:
+            total = totals.setdefault(row.hour, [0, 0.0, 0.0])
+            total[0] += row.completed
+            total[1] += row.latency_sum
+            total[2] = max(total[2], row.latency_max or 0.0)
+    by_hour = {hour: (seconds / completed, worst) for hour, (completed, seconds, worst) in totals.items()}
     chart = Chart(legend=[("average", "#2f5bd3"), ("worst", "#b42318")])
     top_value = max([worst for _, worst in by_hour.values()] + [0])
     chart.empty = not by_hour

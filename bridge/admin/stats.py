@@ -1,4 +1,5 @@
-"""The overview page's numbers: a few aggregate queries, nothing cached.
+"""The overview page's numbers, read through :mod:`bridge.events.overview` (the queries live
+in the events layer; this module only shapes them for the page), nothing cached.
 
 Failure policy: database errors propagate (the page answers 500 and the error is
 logged); the queue and the mapping are reported as "unavailable"/"invalid" instead,
@@ -9,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import case, func, literal_column, select
-
 from bridge.delivery import retention
-from bridge.events import call_outcomes, store
-from bridge.events.models import Attempt, Event, EventStatus, utcnow
+from bridge.events import overview as queries
+from bridge.events.models import EventStatus, utcnow
 
-WINDOWS = (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1)))
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 
 @dataclass
@@ -54,6 +53,7 @@ class Overview:
     database_bytes: int | None = None
     oldest_event_age: float | None = None
     retention_days: float | None = None
+    hourly: list[queries.HourRow] = field(default_factory=list)  # the last day's, for the charts
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -63,35 +63,28 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc)
 
 
-def window(session, label: str, since: datetime) -> Window:
-    by_status = {status: 0 for status in EventStatus.ALL}
-    by_status.update(store.count_by_status(session, since))
-    # Grouped by the label, not the column: by the column, SQLite reads all of history along
-    # the (resource_type, ...) index instead of only the window along (status, received_at).
-    type_label = func.coalesce(Event.resource_type, "(unknown)").label("type_label")
-    by_type = dict(session.execute(
-        select(type_label, func.count())
-        .where(*store.received_since(since)).group_by(literal_column("type_label")).order_by(func.count().desc())
-    ).all())
-    ok = case((call_outcomes.OK, 1), else_=0)
-    miss = case((call_outcomes.LOOKUP_MISS, 1), else_=0)
-    attempts, attempts_ok, misses = session.execute(
-        select(func.count(), func.coalesce(func.sum(ok), 0), func.coalesce(func.sum(miss), 0))
-        .where(Attempt.started_at >= since)
-    ).one()
-    return Window(label, by_status, by_type, delivered=by_status[EventStatus.DELIVERED],
-                  dead=by_status[EventStatus.DEAD], attempts=attempts, attempts_ok=int(attempts_ok),
-                  lookup_misses=int(misses))
+def window(label: str, by_status: dict[str, int], by_type: dict[str, int],
+           attempts: tuple[int, int, int]) -> Window:
+    statuses = {status: 0 for status in EventStatus.ALL}
+    statuses.update(by_status)
+    total, ok, misses = attempts
+    return Window(label, statuses, by_type, delivered=statuses[EventStatus.DELIVERED],
+                  dead=statuses[EventStatus.DEAD], attempts=total, attempts_ok=ok, lookup_misses=misses)
 
 
-def overview(runtime) -> Overview:
-    now = utcnow()
+def overview(runtime, now: datetime | None = None) -> Overview:
+    now = now or utcnow()
     result = Overview(queue_depth=runtime.dispatcher.depth())
     with runtime.db.session() as session:
-        result.windows = [window(session, label, now - span) for label, span in WINDOWS]
-        result.dead_waiting = session.execute(
-            select(func.count()).select_from(Event).where(Event.status == EventStatus.DEAD)).scalar_one()
-        oldest = as_utc(store.oldest_unfinished_received_at(session))
+        hour_since, day_since = now - HOUR, now - DAY
+        result.hourly = queries.hourly_since(session, day_since)  # the day, and the charts
+        result.windows = [
+            window("last hour", *queries.counts_since(session, hour_since),
+                   queries.attempts_since(session, hour_since)),
+            window("last day", *queries.totals(result.hourly), queries.attempts_since(session, day_since)),
+        ]
+        result.dead_waiting = queries.dead_waiting(session)
+        oldest = as_utc(queries.oldest_unfinished_received_at(session))
         _storage(session, result, now, runtime.settings)
     if oldest is not None:
         result.oldest_pending_age = max(0.0, (now - oldest).total_seconds())

@@ -23,7 +23,7 @@ from bridge.delivery import replay
 from bridge.delivery.preview import preview_payload
 from bridge.events import json_body, store, ticket_store
 from bridge.events.filters import EventFilter
-from bridge.events.models import ActionStatus, EventStatus, Ticket
+from bridge.events.models import ActionStatus, EventStatus, Ticket, utcnow
 from bridge.kustomer.links import customer_url, kustomer_app_url  # noqa: F401 - kustomer_app_url re-exported
 from bridge.logs import mask
 from bridge.mapping import MappingError
@@ -56,13 +56,10 @@ def overview():
 
     if runtime().live is not None and needs_setup(runtime().live):
         return redirect(url_for("admin.setup"))  # a first run: nothing to overview yet
-    return render_template("admin/overview.html", overview=stats.overview(runtime()),
-                           mapping=_mapping_state(), statuses=EventStatus.ALL, charts_data=_charts())
-
-
-def _charts() -> dict:
-    with runtime().db.session() as session:
-        return {"events": charts.events_per_hour(session), "latency": charts.delivery_latency(session)}
+    now = utcnow()
+    numbers = stats.overview(runtime(), now)
+    return render_template("admin/overview.html", overview=numbers, mapping=_mapping_state(),
+                           statuses=EventStatus.ALL, charts_data=charts.overview_charts(numbers.hourly, now))
 
 
 def _mapping_state() -> dict:

@@ -284,8 +284,8 @@ def count_by_status(session: Session, since: datetime | None = None) -> dict[str
 
 
 def received_since(since: datetime) -> tuple:
-    """Events received since `since`, written so the (status, received_at) index reads only
-    that window: one range per status instead of the whole table."""
+    """Events received since `since`, written so the index led by (status, received_at)
+    (`ix_events_window`) reads only that window: one range per status, not the whole table."""
     return (Event.status.in_(EventStatus.ALL), Event.received_at >= since)
 
 
