@@ -12,12 +12,13 @@ in the worker).
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -39,42 +40,56 @@ class Stored:
     status: str
 
 
-def store_event(session: Session, *, webhook_id: str, body: bytes, headers: dict, status: str, **fields) -> Stored:
+def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, headers: dict, status: str,
+                **fields) -> Stored:
     """Insert an event, or find the one already stored under this webhook id. A pending
-    event is due at once: `next_attempt_at` orders the queue (bridge.delivery.queue)."""
+    event is due at once: `next_attempt_at` orders the queue (bridge.delivery.queue).
+
+    `session` is an ORM session or a Core connection (ingest uses the latter: one statement
+    needs no unit of work); the caller commits."""
     now = utcnow()
-    if status == EventStatus.PENDING:
-        fields.setdefault("next_attempt_at", now)
-    values = dict(
+    values = dict.fromkeys(_INSERTED, None)
+    values["errors"] = null()  # SQL NULL when not given (None given is stored as JSON null, as before)
+    values.update(fields)
+    if status == EventStatus.PENDING and values["next_attempt_at"] is None:
+        values["next_attempt_at"] = now
+    values.update(
         webhook_id=webhook_id,
         body=body,
         headers=headers,
         status=status,
         attempts=0,
-        sequence_key=sequence_key(fields.get("sequence_number")),
+        sequence_key=sequence_key(values["sequence_number"]),
         received_at=now,
         updated_at=now,
         completed_at=now if status in EventStatus.FINAL else None,
-        **fields,
     )
     # One statement: a duplicate webhook id inserts nothing instead of failing, so there is
     # no savepoint to set and release around it (three round trips on PostgreSQL).
-    # Core on the session's connection: the ORM's bulk-insert path costs more than the INSERT.
-    connection = session.connection()
-    insert = _insert_for(connection)(Event.__table__).values(**values)
-    event_id = connection.execute(
-        insert.on_conflict_do_nothing(index_elements=["webhook_id"]).returning(Event.__table__.c.id)
-    ).scalar_one_or_none()
+    connection = session.connection() if isinstance(session, Session) else session
+    event_id = connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
     if event_id is not None:
         return Stored(event_id, True, status)
-    existing = session.execute(
+    existing = connection.execute(
         select(Event.id, Event.status).where(Event.webhook_id == webhook_id)
     ).one()
     return Stored(existing.id, False, existing.status)
 
 
-def _insert_for(connection):
-    return pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+# Every column an insert names, always the same set: the statement is compiled once per
+# process and dialect (SQLAlchemy's cache is keyed by the names bound), and the values travel
+# as bound parameters. Building it with `.values(**values)` instead costs a coercion and a
+# cache key per column on every call: measured, more than the INSERT itself on SQLite.
+_INSERTED = ("webhook_id", "body", "headers", "status", "attempts", "sequence_key", "received_at",
+             "updated_at", "completed_at", "next_attempt_at", "resource_type", "topic", "subscriber_id",
+             "resource_id", "sequence_number", "email", "errors", "last_error")
+
+
+@functools.cache
+def _insert_statement(dialect_name: str):
+    insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    table = Event.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.id)
 
 
 def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,
