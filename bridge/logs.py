@@ -22,13 +22,18 @@ _EMAIL = re.compile(r"([\w.!#$%&'*+?^~-])[\w.!#$%&'*+?^~-]*(?:@|%40)"
                     rf"({_ENCODED_OR_WORD}+(?:\.{_ENCODED_OR_WORD}+)+)")
 # Kustomer's lookup path names the address; whatever its encoding, keep one character.
 _LOOKUP = re.compile(r"(/customers/email=)([^\s\"'&?/])[^\s\"'&?]*")
+# (pattern, replacement, a test every text it can match passes). The test is a substring
+# check: a line without the pattern's literal part (most lines) is not scanned at all, which
+# makes a line ~3x cheaper to write (these regexes try every position of the text).
 _SECRETS = [
-    (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_***"),
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
+    (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_***", lambda text: "whsec_" in text),
+    # "bearer" has no letter with a Unicode case variant beyond its ASCII one, so lower() is exact.
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***", lambda text: "bearer" in text.lower()),
     # JWTs (Kustomer API keys are JWTs): three base64url parts.
-    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "***jwt***"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "***jwt***", lambda text: "eyJ" in text),
     # The hash part of a Kustomer hook URL authorises posting for form hooks.
-    (re.compile(r"(/v1/hooks/(?:web|form)/(?:[^/\s\"']+/)?)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*"), r"\1\2…"),
+    (re.compile(r"(/v1/hooks/(?:web|form)/(?:[^/\s\"']+/)?)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*"), r"\1\2…",
+     lambda text: "/v1/hooks/" in text),
 ]
 _EXTRA_FIELDS = ("event_id", "webhook_id", "status", "latency_ms", "request_id", "action", "resource_type", "topic",
                  "method", "path")
@@ -50,15 +55,19 @@ def context(**fields) -> Iterator[None]:
 
 def mask_email_addresses(text: str) -> str:
     """Keep each email's first letter and domain: `jane@example.com` -> `j***@example.com`."""
+    if "@" not in text and "%40" not in text:  # nothing to mask; spares the regex's scan
+        return text
     return _EMAIL.sub(r"\1***@\2", text)
 
 
 def mask(text: str) -> str:
     """Mask emails (keep first letter and domain) and anything that looks like a secret."""
-    text = _LOOKUP.sub(r"\1\2***", text)
+    if "/customers/email=" in text:
+        text = _LOOKUP.sub(r"\1\2***", text)
     text = mask_email_addresses(text)
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, may_match in _SECRETS:
+        if may_match(text):
+            text = pattern.sub(replacement, text)
     return text
 
 
