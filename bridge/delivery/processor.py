@@ -110,8 +110,11 @@ class Processor:
             return self._finish(event_id, EventStatus.INVALID, error=f"body is not valid JSON: {exc}",
                                 errors={"_body": [str(exc)]})
         except EventValidationError as exc:
+            # What ingest noted (text it repaired) stays beside the schema's errors.
+            noted = {k: v for k, v in stored_errors.items() if k == "_repaired"} \
+                if isinstance(stored_errors, dict) else {}
             return self._finish(event_id, EventStatus.INVALID, error="payload failed validation",
-                                errors=exc.as_json())
+                                errors={**exc.as_json(), **noted})
         if not validated.known:
             return self._finish(event_id, EventStatus.SKIPPED,
                                 error=f"resource type {validated.resource_type!r} is not relayed")

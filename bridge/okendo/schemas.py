@@ -57,7 +57,10 @@ __all__ = [
     "RESOURCE_SCHEMAS",
     "ValidatedEvent",
     "customer_name_of",
+    "email_in",
     "email_of",
+    "resource_id_in",
+    "sequence_number_text",
     "validate_event",
 ]
 
@@ -134,14 +137,22 @@ class SequenceNumber(fields.Field):
     default_error_messages = {"invalid": "Must be a string of digits."}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            try:
-                return str(value)
-            except ValueError as error:  # more digits than Python will print
-                raise self.make_error("invalid") from error
-        if isinstance(value, str) and _DIGITS.fullmatch(value):
-            return value
-        raise self.make_error("invalid")
+        normalized = sequence_number_text(value)
+        if normalized is None:
+            raise self.make_error("invalid")
+        return normalized
+
+
+def sequence_number_text(value: Any) -> str | None:
+    """``sequenceNumber`` as the string of digits it stands for; None when it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python will print
+            return None
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return value
+    return None
 
 
 class AnswerValue(fields.Field):
@@ -602,6 +613,7 @@ def _resource_schema(resource_type: str, topic: Any) -> Schema:
 
 
 def _resource_id(resource_type: str, resource: dict) -> str | None:
+    """The resource's own id (a non-empty string) for a known type; None when absent."""
     for field_name in (
         RESOURCE_ID_FIELDS[resource_type],
         *_ALTERNATE_ID_FIELDS.get(resource_type, ()),
@@ -610,6 +622,9 @@ def _resource_id(resource_type: str, resource: dict) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+resource_id_in = _resource_id  # public name, for a resource not validated yet (bridge.okendo.envelope)
 
 
 def dig(data: Any, *path: str) -> Any:
@@ -633,16 +648,25 @@ def _text(value: Any) -> str | None:
 
 def _person(event: ValidatedEvent) -> Any:
     """The object describing the shopper: the reviewer of a review, else the customer."""
-    if event.resource_type == "review":
-        return dig(event.resource, "reviewer")
-    return dig(event.resource, "customer")
+    return _person_in(event.resource_type, event.resource)
+
+
+def _person_in(resource_type: str, resource: Any) -> Any:
+    if resource_type == "review":
+        return dig(resource, "reviewer")
+    return dig(resource, "customer")
 
 
 def email_of(event: ValidatedEvent) -> str | None:
     """The shopper's e-mail: ``reviewer.email`` for reviews, ``customer.email`` for the
     other types (survey, quiz, loyalty; tried for any type). Surrounding whitespace is
     stripped, the format is not checked; None when absent or blank."""
-    return _text(dig(_person(event), "email"))
+    return email_in(event.resource_type, event.resource)
+
+
+def email_in(resource_type: str, resource: Any) -> str | None:
+    """:func:`email_of` for a resource that has not been validated (any JSON value)."""
+    return _text(dig(_person_in(resource_type, resource), "email"))
 
 
 def customer_name_of(event: ValidatedEvent) -> str | None:

@@ -85,17 +85,36 @@ def test_genuine_body_that_is_not_json_is_kept_as_invalid(client, runtime):
     assert runtime.dispatcher.depth() == 0
 
 
-def test_genuine_event_that_breaks_the_schema_is_kept_as_invalid_with_its_errors(client, runtime):
+def test_genuine_event_that_breaks_the_schema_is_kept_and_made_invalid_with_its_errors_by_the_worker(
+        client, runtime):
+    # Issue 16: the resource's schema is checked by the worker, not at ingest (only the
+    # envelope is); the event still ends `invalid` with the schema's errors.
     payload = json.loads(sample_bytes("review-create-negative.json"))
     payload["resource"]["rating"] = 9
     body = json.dumps(payload).encode()
     response = post(client, body)
     assert response.status_code == 202
-    assert response.json["status"] == "invalid"
-    assert "rating" in json.dumps(response.json["errors"])
+    assert response.json["status"] == "pending"
+    assert runtime.processor.process(response.json["event_id"]) == "invalid"
     [event] = stored(runtime)
-    assert event.status == "invalid"
-    assert "rating" in json.dumps(event.errors)
+    assert event.status == "invalid" and event.body == body
+    assert "rating" in json.dumps(event.errors["resource"])
+    assert event.completed_at is not None
+
+
+def test_a_broken_envelope_is_still_answered_invalid_with_every_error_at_ingest(client, runtime):
+    payload = json.loads(sample_bytes("review-create-negative.json"))
+    payload["topic"] = "created"
+    payload["resource"]["rating"] = 9
+    body = json.dumps(payload).encode()
+    response = post(client, body)
+    assert response.status_code == 202
+    assert response.json["status"] == "invalid"
+    assert set(response.json["errors"]) == {"topic", "resource"}  # the resource's errors too
+    assert "rating" in json.dumps(response.json["errors"]["resource"])
+    [event] = stored(runtime)
+    assert event.status == "invalid" and event.errors == response.json["errors"]
+    assert runtime.dispatcher.depth() == 0
 
 
 def test_an_unknown_resource_type_is_stored_and_skipped(client, runtime):

@@ -142,6 +142,18 @@ def test_a_lone_surrogate_is_repaired_recorded_and_delivered(client, runtime, ku
     assert json.loads(call.request.body)["review"]["body"] == "Great boots \ufffd"
 
 
+def test_a_broken_review_with_repaired_text_is_made_invalid_by_the_worker_keeping_both_notes(client, runtime):
+    payload = sample("review-create-positive.json")
+    payload["resource"]["rating"] = 9
+    body = json.dumps(payload).replace(json.dumps(payload["resource"]["body"]), '"cut \\ud83d"').encode()
+    response = client.post(URL, data=body, headers=signed_headers(body))
+    assert response.status_code == 202 and response.json["status"] == "pending"
+    assert runtime.processor.process(response.json["event_id"]) == "invalid"
+    [event] = events(runtime)
+    assert event.errors["_repaired"] == ["lone surrogate replaced by U+FFFD at $.resource.body"]
+    assert "rating" in event.errors["resource"]
+
+
 def test_the_admin_page_of_an_event_with_a_lone_surrogate_answers(client, runtime):
     body = json.dumps({"resourceType": "review", "topic": "create", "x": "\ud800"}).encode()
     event_id = client.post(URL, data=body, headers=signed_headers(body)).json["event_id"]
