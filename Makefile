@@ -17,7 +17,7 @@ LOCK_ARGS  := --generate-hashes --python-version $(shell cat .python-version) \
 TEST_WORKERS ?= 4
 FAST_WORKERS ?= auto
 
-.PHONY: run test test-fast chromium bench install lock clean check-config
+.PHONY: run test test-fast chromium wrk bench install lock clean check-config
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ lock: $(LOCK_STAMP)
 
 check-config: $(RUN_STAMP)
 	$(BIN)/bridge check-config
+
+# Debian's wrk, the ingest benchmark's load generator (bench/loadgen.py falls back to Python without it).
+wrk:
+	bash scripts/install-wrk.sh
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -6,11 +6,13 @@ PostgreSQL; the reference is bench/bare_app.py, a Flask endpoint that only reads
 and answers 202, under the same gunicorn settings (bridge/gunicorn_conf.py: WEB_CONCURRENCY
 processes × GUNICORN_THREADS threads, gthread, access log on) in the same run.
 
-Only `bridge web` runs (no worker): what is timed is verify → parse/validate → INSERT →
-COMMIT → enqueue on huey (a second write: the SQLite queue file, or PostgreSQL's queue
-table) → 202. The load generator is wrk (closed loop, 16 connections, 2 threads) with
-bench/wrk_requests.lua, or the Python fallback (bench/loadgen.py). Each target gets a short
-warm-up first (imports, connection pools). Requests are signed right before each run.
+Only `bridge web` runs (no worker): what is timed is verify the signature → parse and
+check the envelope → one INSERT (+ NOTIFY in its transaction on PostgreSQL) → COMMIT → 202;
+the resource's full validation is the worker's (issue 16). The load generator is wrk
+(closed loop, 16 connections, 2 threads) with bench/wrk_requests.lua, installed by
+scripts/install-wrk.sh when missing (root only), or else the Python fallback
+(bench/loadgen.py); the notes and the log say which ran. Each target gets a short warm-up
+first (imports, connection pools). Requests are signed right before each run.
 """
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ def _rss_text(rss: dict) -> str:
 def run(ctx: Context) -> Section:
     duration = 8.0 if ctx.quick else 20.0
     section = Section("Ingest")
+    ctx.log(f"  load generator: {'wrk ' + ctx.wrk if ctx.wrk else 'Python asyncio fallback (bench/loadgen.py)'}")
     section.note(f"load generator: {'wrk (bench/wrk_requests.lua)' if ctx.wrk else 'Python asyncio fallback'}, "
                  f"{CONNECTIONS} connections, {duration:.0f} s per target after a warm-up; "
                  f"body {payloads.body_size():,} bytes (positive review, unique reviewId and webhook-id)")

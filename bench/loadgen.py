@@ -3,7 +3,7 @@ previous answer arrives, for a fixed time. Two implementations, same request str
 
 * wrk (C, event loop; https://github.com/wg/wrk) with bench/wrk_requests.lua, which cycles
   through a file of pre-signed requests. Preferred: it costs the server little CPU. When
-  `wrk` is missing and we are root, `ensure_wrk()` installs Debian's package (apt-get).
+  `wrk` is missing, `ensure_wrk()` runs scripts/install-wrk.sh (Debian's package; root only).
 * a Python asyncio client (this module), used when wrk cannot be had. It is documented
   as the fallback and the output says which one ran: being Python, it spends more CPU per
   request than wrk, on the same 2 cores as the server, so its figures run lower.
@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 LUA_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
+INSTALL_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "install-wrk.sh"
 
 
 @dataclass
@@ -49,27 +50,24 @@ class LoadResult:
 
 
 def ensure_wrk(log=print) -> str | None:
-    """Path to wrk; installs Debian's `wrk` when missing and we are root. None when impossible."""
+    """Path to wrk; when missing, runs scripts/install-wrk.sh (Debian's package, as root).
+    None when that is impossible: the caller falls back to the Python generator."""
     found = shutil.which("wrk")
     if found:
         return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        log("wrk is not installed and this is not root: using the Python load generator")
+    log(f"wrk is not installed; trying {INSTALL_SCRIPT.relative_to(INSTALL_SCRIPT.parents[1])}")
+    try:
+        result = subprocess.run(["bash", str(INSTALL_SCRIPT)], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+                                capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log(f"  could not run it: {exc}")
         return None
-    log("wrk is not installed; installing Debian's wrk package (apt-get install -y wrk)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for attempt in (["apt-get", "install", "-y", "-q", "wrk"],
-                    ["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", "wrk"]):
-        try:
-            result = subprocess.run(attempt, env=env, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log(f"  {' '.join(attempt)} failed: {exc}")
-            continue
-        if attempt[1] == "install" and result.returncode == 0:
-            break
     found = shutil.which("wrk")
-    log(f"installed {found}" if found else "could not install wrk: using the Python load generator")
+    if found:
+        log(f"installed {found}")
+    else:
+        log(f"could not install wrk ({(result.stderr or result.stdout).strip()[-300:]}): "
+            "using the Python load generator")
     return found
 
 
