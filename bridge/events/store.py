@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, delete, func, null, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, literal, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -41,12 +41,14 @@ class Stored:
 
 
 def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, headers: dict, status: str,
-                **fields) -> Stored:
+                wake: str | None = None, **fields) -> Stored:
     """Insert an event, or find the one already stored under this webhook id. A pending
     event is due at once: `next_attempt_at` orders the queue (bridge.delivery.queue).
 
-    `session` is an ORM session or a Core connection (ingest uses the latter: one statement
-    needs no unit of work); the caller commits."""
+    `session` is an ORM session or a Core connection; the caller commits (or runs it in
+    autocommit: it is one statement). `wake`: on PostgreSQL, the channel to notify when a
+    pending event is stored, sent by the INSERT statement itself, so it goes out when that
+    insert commits and costs no round trip of its own (ingest passes the queue's channel)."""
     now = utcnow()
     values = dict.fromkeys(_INSERTED, None)
     values["errors"] = null()  # SQL NULL when not given (None given is stored as JSON null, as before)
@@ -67,7 +69,9 @@ def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, 
     # One statement: a duplicate webhook id inserts nothing instead of failing, so there is
     # no savepoint to set and release around it (three round trips on PostgreSQL).
     connection = session.connection() if isinstance(session, Session) else session
-    event_id = connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
+    dialect = connection.dialect.name
+    wake = wake if dialect == "postgresql" and status == EventStatus.PENDING else None
+    event_id = connection.execute(_insert_statement(dialect, wake), values).scalar_one_or_none()
     if event_id is not None:
         return Stored(event_id, True, status)
     existing = connection.execute(
@@ -76,20 +80,28 @@ def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, 
     return Stored(existing.id, False, existing.status)
 
 
-# Every column an insert names, always the same set: the statement is compiled once per
-# process and dialect (SQLAlchemy's cache is keyed by the names bound), and the values travel
-# as bound parameters. Building it with `.values(**values)` instead costs a coercion and a
-# cache key per column on every call: measured, more than the INSERT itself on SQLite.
+# Every column an insert names, always the same set, each value a bound parameter: the
+# statement is built and compiled once per process (SQLAlchemy caches the compilation).
+# Building it with `.values(**values)` on each call instead coerced every value and made a
+# cache key over all of them: measured, more than the INSERT itself costs on SQLite.
 _INSERTED = ("webhook_id", "body", "headers", "status", "attempts", "sequence_key", "received_at",
              "updated_at", "completed_at", "next_attempt_at", "resource_type", "topic", "subscriber_id",
              "resource_id", "sequence_number", "email", "errors", "last_error")
 
 
 @functools.cache
-def _insert_statement(dialect_name: str):
-    insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+def _insert_statement(dialect_name: str, wake: str | None):
+    """INSERT ... ON CONFLICT (webhook_id) DO NOTHING RETURNING id; with `wake`, inside
+    `WITH stored AS (...) SELECT id, pg_notify(wake, '') FROM stored`: the notification is
+    sent only when a row was inserted, in the insert's own transaction."""
     table = Event.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.id)
+    insert = (pg_insert if dialect_name == "postgresql" else sqlite_insert)(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in _INSERTED})
+    insert = insert.on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.id)
+    if wake is None:
+        return insert
+    stored = insert.cte("stored")
+    return select(stored.c.id, func.pg_notify(literal(wake), literal("")))
 
 
 def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,

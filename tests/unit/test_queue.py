@@ -19,7 +19,7 @@ from bridge.delivery import queue
 from bridge.events import store
 from bridge.events.models import Event, EventStatus, utcnow
 from tests.conftest import make_env
-from tests.helpers import sample, signed_headers
+from tests.helpers import sample, sample_bytes, signed_headers
 
 
 def stored(runtime, status="pending", due_in: float = 0, **fields) -> int:
@@ -74,7 +74,7 @@ def test_concurrent_claims_never_hand_one_event_to_two_workers(runtime):
     assert sorted(claimed) == sorted(ids)
 
 
-def test_a_new_event_wakes_a_waiting_worker(runtime, settings):
+def test_a_new_event_wakes_a_waiting_worker(client, settings):
     waker = queue.Waker(settings.database_url)
     waker.start()
     try:
@@ -82,9 +82,8 @@ def test_a_new_event_wakes_a_waiting_worker(runtime, settings):
         woke = threading.Event()
         waiter = threading.Thread(target=lambda: (waker.wait(seen, timeout=30), woke.set()))
         waiter.start()
-        with runtime.db.session() as session:
-            store.store_event(session, webhook_id="msg_wake", body=b"{}", headers={}, status="pending")
-            queue.notify(session)  # what ingest does in the insert's transaction
+        body = sample_bytes("review-create-positive.json")
+        assert client.post("/webhooks/okendo", data=body, headers=signed_headers(body)).status_code == 202
         waiter.join(30)
         assert woke.is_set() and waker.generation != seen
     finally:
