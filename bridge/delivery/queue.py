@@ -92,14 +92,9 @@ def due_count(session, now: datetime | None = None) -> int:
 
 
 def notify(session) -> None:
-    """Wake the workers when this transaction commits (PostgreSQL; SQLite needs nothing).
-    `session`: an ORM session or a Core connection (ingest writes through the latter)."""
-    bind = session.get_bind() if hasattr(session, "get_bind") else session
-    if bind.dialect.name == "postgresql":
-        session.execute(_NOTIFY)
-
-
-_NOTIFY = text(f"NOTIFY {CHANNEL}")
+    """Wake the workers when this transaction commits (PostgreSQL; SQLite needs nothing)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 class Dispatcher:
