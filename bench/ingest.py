@@ -124,6 +124,14 @@ def run(ctx: Context) -> Section:
                     f"{num(rss['max_child'], 'MB', 0)} worker, {num(rss['main'], 'MB', 0)} master",
                     f"bare {num(bare_rss['max_child'], 'MB', 0)} worker", "< 120 MB each",
                     verdict(max(rss['max_child'] or 0, rss['main'] or 0) < 120))
+        misses = []
+        if share < TARGET_SHARE:
+            misses.append(f"throughput by {(TARGET_SHARE - share) * 100:.0f} points of bare "
+                          f"({result.rps * (TARGET_SHARE / share - 1) if share else float('nan'):,.0f} req/s more needed)")
+        if not result.p99_ms < TARGET_P99_MS:
+            misses.append(f"p99 by {result.p99_ms - TARGET_P99_MS:.0f} ms")
+        if misses:
+            section.note(f"{label}: missed {'; '.join(misses)} (docs/design-notes.md, 'Ingest', says what is next)")
         section.note(f"{label}: load average at start {avg}; {result.requests:,} requests in "
                      f"{result.duration_s:.1f} s, p90 {ms(result.p90_ms)}, max {ms(result.max_ms)}; "
                      f"events stored (warm-up included) {stored:,}; "
