@@ -180,12 +180,16 @@ class TicketService:
                 queue={"id": rendered.queue_id} if rendered.queue_id else None,
                 custom=dict(rendered.custom) or None,
             )
+        # One transaction for both: were the row marked open without the step recorded (a
+        # worker killed between two commits), the next round would take this event for a
+        # later one of the resource and skip the tags an opened conversation gets.
         with self.db.session() as session:
             leases.fence(session)
             ticket = ticket_store.mark_open(session, ticket.id, conversation_id=conversation["id"],
                                             customer_id=customer["id"])
-        self._step_done(event_id, "ticket:conversation", {"conversation_id": conversation["id"],
-                                                          **({"cut": list(rendered.cut)} if rendered.cut else {})})
+            store.record_action(session, event_id, "ticket:conversation", ActionStatus.DONE,
+                                result={"conversation_id": conversation["id"],
+                                        **({"cut": list(rendered.cut)} if rendered.cut else {})})
         log.info("event %s: opened conversation %s", event_id, conversation["id"], extra={"event_id": event_id})
         return ticket
 

@@ -1,12 +1,13 @@
 """Tickets for negative feedback: each Kustomer call sequence, mocked with `responses`."""
 import json
 import re
+from datetime import timedelta
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bridge.events.models import Ticket
+from bridge.events.models import Ticket, utcnow
 from tests.conftest import KUSTOMER_BASE, REVIEW_HOOK, SURVEY_HOOK
 from tests.kustomer_contract import checked_mock
 from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
@@ -303,3 +304,42 @@ def test_a_str_attribute_over_the_limit_is_cut_and_the_cut_recorded_with_the_tic
         assert cut.startswith("custom.okendoBodyStr cut to 1,024 of ")
     finally:
         runtime.close()
+
+
+def test_a_round_cut_between_opening_the_conversation_and_recording_it_still_tags_it(
+        client, runtime, kustomer, monkeypatch):
+    """The ticket row's `open` and the event's `ticket:conversation` step commit together.
+
+    Were they two commits, a worker killed between them would leave an open ticket whose
+    opening no step records: the next round would take the event for a later one of the
+    resource, post a "still negative" update and reopen, and never tag the conversation.
+    """
+    from bridge.delivery import tickets
+    from bridge.events import store
+
+    customer_exists(kustomer)
+    no_conversation_yet(kustomer)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+
+    real_record = store.record_action
+
+    def cut_after_the_conversation(session, event_id, key, *args, **kwargs):
+        if key == "ticket:conversation":
+            raise ConnectionError("the worker died here")
+        return real_record(session, event_id, key, *args, **kwargs)
+
+    monkeypatch.setattr(tickets.store, "record_action", cut_after_the_conversation)
+    assert runtime.processor.process(event_id) == "retrying"  # an unexpected error: tried again
+    with runtime.db.session() as session:
+        [ticket] = session.execute(select(Ticket)).scalars().all()
+    assert ticket.state == "creating"  # not left open without the step that says who opened it
+
+    monkeypatch.setattr(tickets.store, "record_action", real_record)
+    with runtime.db.session() as session:  # the dead round's locks have run out
+        session.execute(update(Ticket).values(lease_until=utcnow() - timedelta(seconds=1)))
+    make_due(runtime, event_id)
+    assert runtime.processor.process(event_id) == "delivered"
+    assert posted(kustomer, "POST", TAGS.pattern) == [["okendo", "negative-feedback"]]
+    assert calls(kustomer, "PATCH", PATCH_CONVERSATION.pattern) == []  # nothing to reopen
+    [note] = posted(kustomer, "POST", NOTES.pattern)
+    assert "still negative" not in note["body"]  # the opening note, not an update
