@@ -61,30 +61,32 @@ class Processor:
     def process(self, event_id: int) -> str | None:
         """Run one round for this event; returns its new status, or None if not taken."""
         token = leases.new_token()
-        with self.db.session() as session:
-            webhook_id = store.claim(session, event_id, self.settings.lease_seconds, token=token)
-        if webhook_id is None:
+        with self.db.reading() as session:  # one statement: atomic by itself
+            claimed = store.claim_round(session, event_id, self.settings.lease_seconds, token=token)
+        if claimed is None:
             return None
-        return self._round(event_id, webhook_id, token)
+        return self._round(claimed, token)
 
     def process_next(self) -> bool:
         """Claim the first due event (bridge.delivery.queue) and run one round for it; False when
         nothing was due. What each worker thread does in a loop."""
         token = leases.new_token()
-        with self.db.session() as session:
+        with self.db.reading() as session:  # one statement on PostgreSQL; SQLite's is a transaction
             claimed = claim_next(session, self.settings.lease_seconds, token)
         if claimed is None:
             return False
-        self._round(*claimed, token)
+        self._round(claimed, token)
         return True
 
-    def _round(self, event_id: int, webhook_id: str, token: str) -> str | None:
+    def _round(self, event, token: str) -> str | None:
+        """One round for a claimed event (its `store.ROUND_COLUMNS` row)."""
         started = time.monotonic()
+        event_id = event.id
         lease = leases.Lease(event_id, token, self.settings.lease_seconds)
         self.heartbeat.hold(lease)
-        with logs.context(event_id=event_id, webhook_id=webhook_id), leases.holding(lease):
+        with logs.context(event_id=event_id, webhook_id=event.webhook_id), leases.holding(lease):
             try:
-                status = self._run(event_id)
+                status = self._run(event)
             except leases.LeaseLost as exc:
                 log.warning("event %s: %s; stopping this round without writing", event_id, exc)
                 return None
@@ -98,11 +100,9 @@ class Processor:
         return status
 
     # -- one round -----------------------------------------------------------------
-    def _run(self, event_id: int) -> str:
-        with self.db.session() as session:
-            event = store.load(session, event_id)
-            body, attempts_so_far, webhook_id = event.body, event.attempts, event.webhook_id
-            stored_errors = event.errors
+    def _run(self, event) -> str:
+        event_id, body, attempts_so_far = event.id, event.body, event.attempts
+        webhook_id, stored_errors = event.webhook_id, event.errors
 
         try:
             validated = validate_event(json_body.parse(body).data)  # lone surrogates repaired
@@ -119,11 +119,8 @@ class Processor:
             return self._finish(event_id, EventStatus.SKIPPED,
                                 error=f"resource type {validated.resource_type!r} is not relayed")
 
-        with self.db.session() as session:
-            event = store.load(session, event_id)
-            older = store.older_unfinished(session, event)
-            newer = None if older else store.newer_delivered(session, event)
-            previous = store.recorded_actions(session, event_id)
+        with self.db.reading() as session:
+            older, newer, previous = store.before_round(session, event)
         if older is not None:
             return self._wait_for_older(event_id, older)
         if newer is not None and not any(a.status == ActionStatus.DONE for a in previous.values()):
@@ -140,6 +137,7 @@ class Processor:
                                 + (f" ({reasons})" if reasons else ""))
 
         outcomes: list[Outcome] = []
+        unsaved: list[Outcome] = []  # outcomes not written yet (see _save)
         for hook in plan.hooks:
             done = previous.get(hook.key)
             if done is not None:
@@ -147,22 +145,23 @@ class Processor:
                     outcomes.append(Outcome(hook.key, OutcomeKind.PERMANENT, error=done.error))
                 continue
             hook = delivery_id.stamped(hook, webhook_id)
-            outcomes.append(self._save(event_id, self._deliver_hook(hook, plan.kustomer)))
+            outcomes.append(self._save(event_id, self._deliver_hook(hook, plan.kustomer), unsaved))
         for card in plan.cards if self.timeline is not None else ():  # before the ticket: it links the card
             done = previous.get(card.key)
             if done is None:
-                outcomes.append(self._save(event_id, self.timeline.apply(card, validated, plan.kustomer)))
+                outcomes.append(self._save(event_id, self.timeline.apply(card, validated, plan.kustomer), unsaved))
             elif done.status == ActionStatus.FAILED:
                 outcomes.append(Outcome(card.key, OutcomeKind.PERMANENT, error=done.error))
         if plan.ticket.wanted and self.tickets is not None:
             done = previous.get("ticket")
             if done is None:
-                outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan)))
+                outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan), unsaved))
             elif done.status == ActionStatus.FAILED:
                 outcomes.append(Outcome("ticket", OutcomeKind.PERMANENT, error=done.error))
 
         if outcomes and all(o.kind == OutcomeKind.SKIPPED for o in outcomes):  # e.g. no klass for the cards yet
-            return self._finish(event_id, EventStatus.SKIPPED, error="; ".join(f"{o.key}: {o.error}" for o in outcomes))
+            return self._finish(event_id, EventStatus.SKIPPED, error="; ".join(f"{o.key}: {o.error}" for o in outcomes),
+                                unsaved=unsaved)
         not_done = [o for o in outcomes if o.kind == OutcomeKind.SKIPPED]
         inactive = "; ".join(f"{o.key}: not done: {o.error}" for o in not_done)
         if inactive:
@@ -173,7 +172,8 @@ class Processor:
         errors = store.with_not_done(stored_errors, [o.key for o in not_done]
                                      if verdict.status == EventStatus.DELIVERED else [])
         status = self._finish(event_id, verdict.status, error=verdict.error or inactive or None, errors=errors,
-                              next_attempt_at=verdict.next_attempt_at, count_attempt=verdict.count_attempt)
+                              next_attempt_at=verdict.next_attempt_at, count_attempt=verdict.count_attempt,
+                              unsaved=unsaved)
         if verdict.status == EventStatus.RETRYING:
             self.enqueue(event_id, verdict.delay)
         return status
@@ -201,26 +201,54 @@ class Processor:
         return Outcome(hook.key, OutcomeKind.DONE, result=outcome, attempts=list(tries))
 
     # -- bookkeeping ---------------------------------------------------------------
-    def _save(self, event_id: int, outcome: Outcome) -> Outcome:
-        """Commit an action's outcome and its HTTP attempts at once (see failure policy)."""
-        with self.db.session() as session:
-            leases.fence(session)
-            store.record_attempts(session, event_id, outcome.key, outcome.attempts)
-            if outcome.kind == OutcomeKind.DONE:
-                store.record_action(session, event_id, outcome.key, ActionStatus.DONE, result=outcome.result)
-            elif outcome.kind == OutcomeKind.PERMANENT:
-                store.record_action(session, event_id, outcome.key, ActionStatus.FAILED, error=outcome.error)
+    def _save(self, event_id: int, outcome: Outcome, unsaved: list[Outcome]) -> Outcome:
+        """Put an action's outcome and its HTTP attempts on record (see the failure policy).
+
+        An outcome that called Kustomer is committed at once, with any still unsaved before it,
+        so a crash redoes at most the call in flight. One that called nothing (no ticket wanted,
+        a card whose klass is missing, a hook without a URL) waits in `unsaved` for the next
+        write, at the latest the round's final status (`_finish`): doing it again costs nothing,
+        and waiting saves a transaction per action."""
+        unsaved.append(outcome)
+        if outcome.attempts:
+            self._write(event_id, unsaved)
+            unsaved.clear()
         if self.metrics:
             for attempt in outcome.attempts:
                 self.metrics.attempt(outcome.key, attempt.status, attempt.latency_ms)
         return outcome
 
-    def _finish(self, event_id: int, status: str, **kwargs) -> str:
+    def _write(self, event_id: int, outcomes: list[Outcome]) -> None:
+        """Commit these outcomes in one transaction, fenced by the round's lease: the first
+        action row is written only while the round holds the event (`store.record_action`
+        with its token); with no action row to write, the lease's renewal is the fence."""
+        lease = leases.current()
+        with self.db.session() as session:
+            fenced = lease is None
+            for key, status, result, error in _action_rows(outcomes):
+                if not store.record_action(session, event_id, key, status, result=result, error=error,
+                                           token=None if fenced else lease.token):
+                    lease.lost = True
+                    raise leases.LeaseLost(f"event {event_id} is held by another worker now")
+                fenced = True
+            if not fenced:
+                lease.renew(session)
+            for outcome in outcomes:
+                store.record_attempts(session, event_id, outcome.key, outcome.attempts)
+
+    def _finish(self, event_id: int, status: str, unsaved: list[Outcome] = (), **kwargs) -> str:
+        """Write the round's final status, fenced by its token, and the outcomes not yet written
+        (`_save`) in the same transaction."""
         lease = leases.current()
         with self.db.session() as session:
             if not store.finish(session, event_id, status, token=lease.token if lease else None, **kwargs):
                 lease.lost = True
                 raise leases.LeaseLost(f"event {event_id} is held by another worker now")
+            # The finish holds the event row (PostgreSQL) or the write lock (SQLite) until commit.
+            for key, action_status, result, error in _action_rows(unsaved):
+                store.record_action(session, event_id, key, action_status, result=result, error=error)
+            for outcome in unsaved:
+                store.record_attempts(session, event_id, outcome.key, outcome.attempts)
         log.info("event %s -> %s%s", event_id, status,
                  f": {kwargs['error']}" if kwargs.get("error") else "",
                  extra={"event_id": event_id, "status": status})
@@ -253,6 +281,16 @@ class Processor:
         except Exception:  # noqa: BLE001 - the lease expires and a worker claims it again
             log.exception("event %s: could not record the failure; it is taken over when its lease expires", event_id)
             return EventStatus.PROCESSING
+
+
+def _action_rows(outcomes: list[Outcome]):
+    """(key, status, result, error) of the `actions` rows these outcomes make: done and
+    permanently failed actions are recorded; transient, waiting and skipped ones are not."""
+    for outcome in outcomes:
+        if outcome.kind == OutcomeKind.DONE:
+            yield outcome.key, ActionStatus.DONE, outcome.result, None
+        elif outcome.kind == OutcomeKind.PERMANENT:
+            yield outcome.key, ActionStatus.FAILED, None, outcome.error
 
 
 def _classified(key: str, exc: Exception, tries) -> Outcome:

@@ -8,7 +8,7 @@ events, in that order, so finding work costs the same however much history is st
 
 Claiming (`claim_next`): on PostgreSQL one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE
 SKIP LOCKED LIMIT 1)`, so concurrent workers never wait for each other; on SQLite a read of
-the first due id, then the conditional claim of `store.claim` (SQLite has one writer at a
+the first due id, then the conditional claim of `store.claim_round` (SQLite has one writer at a
 time, so the claim is atomic; a lost race just looks again). Reading first keeps idle
 workers from taking SQLite's write lock, which ingest needs.
 
@@ -63,26 +63,26 @@ def _first_due(now: datetime):
     return select(Event.id).where(_due(now)).order_by(Event.next_attempt_at, Event.id).limit(1)
 
 
-def claim_next(session, lease_seconds: float, token: str, now: datetime | None = None) -> tuple[int, str] | None:
-    """Claim the first due event for a round holding `token`: (event id, webhook id), or None."""
+def claim_next(session, lease_seconds: float, token: str, now: datetime | None = None):
+    """Claim the first due event for a round holding `token`: its `store.ROUND_COLUMNS` row
+    (id first), or None. One statement on PostgreSQL, so it may run in autocommit
+    (`Database.reading`)."""
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
         pick = _first_due(now).with_for_update(skip_locked=True).scalar_subquery()
-        row = session.execute(
+        return session.execute(
             update(Event).where(Event.id == pick)
-            .values(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds),
-                    lease_token=token, updated_at=now)
-            .returning(Event.id, Event.webhook_id)
+            .values(**store.claimed_values(lease_seconds, token, now))
+            .returning(*store.ROUND_COLUMNS)
             .execution_options(synchronize_session=False)
         ).one_or_none()
-        return (row.id, row.webhook_id) if row else None
     for _ in range(3):  # another worker may claim the one we read first: look again
         event_id = session.execute(_first_due(now)).scalar_one_or_none()
         if event_id is None:
             return None
-        webhook_id = store.claim(session, event_id, lease_seconds, now=now, token=token)
-        if webhook_id is not None:
-            return event_id, webhook_id
+        claimed = store.claim_round(session, event_id, lease_seconds, now=now, token=token)
+        if claimed is not None:
+            return claimed
     return None
 
 

@@ -198,7 +198,7 @@ class TicketService:
 
     # -- the lock ----------------------------------------------------------------------
     def _ticket_row(self, event) -> Ticket | None:
-        with self.db.session() as session:
+        with self.db.reading() as session:
             return ticket_store.find(session, subscriber_id=event.subscriber_id,
                                      resource_type=event.resource_type, resource_id=event.resource_id)
 

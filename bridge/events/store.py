@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, literal, null, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, literal, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -104,11 +104,24 @@ def _insert_statement(dialect_name: str, wake: str | None):
     return select(stored.c.id, func.pg_notify(literal(wake), literal("")))
 
 
+# What a worker round reads of its event: the claim returns these, so the round does not load
+# the row again (bridge.delivery.processor).
+ROUND_COLUMNS = (Event.id, Event.webhook_id, Event.body, Event.attempts, Event.errors, Event.resource_type,
+                 Event.subscriber_id, Event.resource_id, Event.sequence_key)
+
+
 def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,
           token: str | None = None) -> str | None:
     """Take an event for processing and return its webhook id; None when it is final, leased
     by another worker, or not due. `token` names this round in the lease: the writes of the
     round are fenced with it (`bridge.delivery.lease`)."""
+    claimed = claim_round(session, event_id, lease_seconds, now=now, token=token)
+    return claimed.webhook_id if claimed is not None else None
+
+
+def claim_round(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,
+                token: str | None = None):
+    """`claim`, returning the event's `ROUND_COLUMNS` row (or None) for the round to run on."""
     now = now or utcnow()
     result = session.execute(
         update(Event)
@@ -122,12 +135,17 @@ def claim(session: Session, event_id: int, lease_seconds: float, now: datetime |
                 and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
             ),
         )
-        .values(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds),
-                lease_token=token, updated_at=now)
-        .returning(Event.webhook_id)
+        .values(**claimed_values(lease_seconds, token, now))
+        .returning(*ROUND_COLUMNS)
         .execution_options(synchronize_session=False)
     )
-    return result.scalar_one_or_none()
+    return result.one_or_none()
+
+
+def claimed_values(lease_seconds: float, token: str | None, now: datetime) -> dict:
+    """What a claim writes: `processing`, leased to the round holding `token`."""
+    return dict(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds),
+                lease_token=token, updated_at=now)
 
 
 def finish(session: Session, event_id: int, status: str, *, error: str | None = None,
@@ -149,9 +167,8 @@ def finish(session: Session, event_id: int, status: str, *, error: str | None = 
         values["errors"] = errors
     if count_attempt:
         values["attempts"] = Event.attempts + 1
-    query = update(Event).where(Event.id == event_id)
-    if token is not None:
-        query = query.where(Event.lease_token == token, Event.status == EventStatus.PROCESSING)
+    query = update(Event).where(*holds(event_id, token)) if token is not None else \
+        update(Event).where(Event.id == event_id)
     return session.execute(query.values(**values).execution_options(synchronize_session=False)).rowcount == 1
 
 
@@ -169,59 +186,104 @@ def recorded_actions(session: Session, event_id: int) -> dict[str, Action]:
 
 
 def record_action(session: Session, event_id: int, key: str, status: str,
-                  result: dict | None = None, error: str | None = None) -> None:
-    """Upsert the outcome of one action (done | failed)."""
-    row = session.execute(
-        select(Action).where(Action.event_id == event_id, Action.key == key)
-    ).scalar_one_or_none()
-    if row is None:
-        session.add(Action(event_id=event_id, key=key, status=status, result=result, error=error))
+                  result: dict | None = None, error: str | None = None, *, token: str | None = None) -> bool:
+    """Upsert the outcome of one action (done | failed), in one statement.
+
+    With `token` (a worker round's lease) the row is written only while that round holds the
+    event, and the event row is locked until the transaction ends (FOR SHARE on PostgreSQL;
+    on SQLite the write lock this statement takes): the fence is part of the write it guards
+    (`bridge.delivery.lease`). Returns False, having written nothing, when the round does not
+    hold the event."""
+    now = utcnow()
+    values = {"event_id": event_id, "key": key, "status": status, "result": result, "error": error,
+              "updated_at": now}
+    # Core on the session's connection: the ORM's insert path costs more, and hides the rowcount.
+    connection = session.connection()
+    upsert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    if token is None:
+        statement = upsert(Action).values(**values)
     else:
-        row.status, row.result, row.error = status, result, error
+        columns = [getattr(Action, name) for name in values]
+        source = select(*(literal(value, column.type) for value, column in zip(values.values(), columns))) \
+            .where(*holds(event_id, token)).with_for_update(read=True)
+        statement = upsert(Action).from_select(list(values), source)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Action.event_id, Action.key],
+        set_={name: statement.excluded[name] for name in ("status", "result", "error", "updated_at")})
+    # SQLAlchemy reports an INSERT's rowcount only when asked to keep it.
+    return connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount == 1
+
+
+def holds(event_id: int, token: str) -> tuple:
+    """The condition "the round holding `token` still has this event"."""
+    return Event.id == event_id, Event.lease_token == token, Event.status == EventStatus.PROCESSING
 
 
 def record_attempts(session: Session, event_id: int, action_key: str, attempts: Iterable) -> None:
-    for a in attempts:
-        session.add(Attempt(
-            event_id=event_id, action_key=action_key, method=a.method, target=a.target,
-            status_code=a.status, latency_ms=a.latency_ms, error=a.error, started_at=a.started_at,
-        ))
+    """Add the HTTP calls of one action to the delivery log (one INSERT for all of them)."""
+    rows = [dict(event_id=event_id, action_key=action_key, method=a.method, target=a.target,
+                 status_code=a.status, latency_ms=a.latency_ms, error=a.error, started_at=a.started_at)
+            for a in attempts]
+    if rows:
+        session.connection().execute(insert(Attempt).values(rows))
 
 
-def _same_resource(event: Event) -> tuple:
+def _same_resource(event) -> tuple:
     """Conditions matching the events of the same Okendo resource (one review, ...)."""
     return (Event.resource_type == event.resource_type, Event.subscriber_id == event.subscriber_id,
             Event.resource_id == event.resource_id)
 
 
-def older_unfinished(session: Session, event: Event) -> Event | None:
+def older_unfinished(session: Session, event) -> Event | None:
     """An older event of the same Okendo resource that is still to be delivered, if any."""
     if not (event.resource_id and event.sequence_key):
         return None
-    return session.execute(
-        select(Event).where(
-            *_same_resource(event),
-            # Same sequenceNumber = the same change delivered twice: the first stored goes first.
-            or_(Event.sequence_key < event.sequence_key,
-                and_(Event.sequence_key == event.sequence_key, Event.id < event.id)),
-            Event.status.in_((EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING)),
-        ).order_by(Event.sequence_key).limit(1)
-    ).scalar_one_or_none()
+    return session.execute(_older_unfinished(event)).scalar_one_or_none()
 
 
-def newer_delivered(session: Session, event: Event) -> Event | None:
+def _older_unfinished(event, *columns):
+    return select(*(columns or (Event,))).where(
+        *_same_resource(event),
+        # Same sequenceNumber = the same change delivered twice: the first stored goes first.
+        or_(Event.sequence_key < event.sequence_key,
+            and_(Event.sequence_key == event.sequence_key, Event.id < event.id)),
+        Event.status.in_((EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING)),
+    ).order_by(Event.sequence_key).limit(1)
+
+
+def newer_delivered(session: Session, event) -> Event | None:
     """A newer event of the same resource already relayed, or the same change (same
     sequenceNumber) relayed under another webhook id: this one is superseded."""
     if not (event.resource_id and event.sequence_key):
         return None
-    return session.execute(
-        select(Event).where(
-            *_same_resource(event),
-            Event.sequence_key >= event.sequence_key,
-            Event.id != event.id,
-            Event.status == EventStatus.DELIVERED,
-        ).order_by(Event.sequence_key.desc()).limit(1)
-    ).scalar_one_or_none()
+    return session.execute(_newer_delivered(event)).scalar_one_or_none()
+
+
+def _newer_delivered(event, *columns):
+    return select(*(columns or (Event,))).where(
+        *_same_resource(event),
+        Event.sequence_key >= event.sequence_key,
+        Event.id != event.id,
+        Event.status == EventStatus.DELIVERED,
+    ).order_by(Event.sequence_key.desc()).limit(1)
+
+
+def before_round(session: Session, event) -> tuple[Event | None, Event | None, dict[str, Action]]:
+    """(`older_unfinished`, `newer_delivered`, `recorded_actions`) for a claimed event, in one
+    statement when there is neither and nothing was recorded yet (the usual case): a worker
+    round's reads cost one round trip."""
+    ordered = bool(event.resource_id and event.sequence_key)
+    checks = [exists().where(Action.event_id == event.id).label("recorded")]
+    if ordered:
+        checks += [_older_unfinished(event, Event.id).scalar_subquery().label("older"),
+                   _newer_delivered(event, Event.id).scalar_subquery().label("newer")]
+    found = session.execute(select(*checks)).one()
+    older = newer = None
+    if ordered and found.older is not None:
+        older = older_unfinished(session, event)
+    if ordered and found.newer is not None:
+        newer = newer_delivered(session, event)
+    return older, newer, recorded_actions(session, event.id) if found.recorded else {}
 
 
 # Key in a delivered event's `errors`: the actions it could not do then (e.g. a timeline card
