@@ -176,15 +176,17 @@ def _attempt_deltas(rows, deltas, sign: int) -> None:
 
 
 def add(session, deltas: dict[tuple[str, str, str], float]) -> None:
-    """Add each delta to its row (an upsert: the row may not exist yet)."""
+    """Add each delta to its row: one upsert for all of them (a row may not exist yet), in
+    key order, so two transactions adding to the same rows lock them in the same order."""
+    rows = [{"family": family, "label1": label1, "label2": label2, "value": value}
+            for (family, label1, label2), value in sorted(deltas.items()) if value]
+    if not rows:
+        return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for (family, label1, label2), value in sorted(deltas.items()):
-        if not value:
-            continue
-        statement = insert(MetricCount).values(family=family, label1=label1, label2=label2, value=value)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[MetricCount.family, MetricCount.label1, MetricCount.label2],
-            set_={"value": MetricCount.value + statement.excluded.value}))
+    statement = insert(MetricCount).values(rows)
+    session.connection().execute(statement.on_conflict_do_update(
+        index_elements=[MetricCount.family, MetricCount.label1, MetricCount.label2],
+        set_={"value": MetricCount.value + statement.excluded.value}))
 
 
 def fold_all(db, stopped: threading.Event | None = None, pause: float = 0.0) -> int:
