@@ -5,9 +5,13 @@ A worker round claims an event with a fresh random token (`store.claim`). Then:
   every third of `BRIDGE_LEASE_SECONDS`, whatever the thread is doing: waiting for the
   Kustomer pace, for a slow answer, for a retry's backoff. Waiting is progress; only a dead
   process stops renewing, and only then may another worker take the event over;
-- every write of the round runs `fence(session)` first, in the same transaction: it renews
-  the lease *only if the token still matches*, and raises `LeaseLost` otherwise, so the
-  transaction rolls back and a worker that lost its lease changes nothing;
+- every write of the round is fenced by the token in its own transaction, so a worker that
+  lost its lease changes nothing: the final status by its own `WHERE lease_token = :t`
+  (`store.finish`), an action row by an INSERT that selects from the event row only while
+  the round holds it (`store.record_action` with the token; the row stays locked until the
+  commit), any other write by `fence(session)`, which renews the lease *only if the token
+  still matches*. Each raises `LeaseLost` otherwise, and the transaction rolls back. The fence
+  is part of the write where it can be: a separate renewal was one more round trip per write;
 - before each Kustomer call (after the pacer's wait) the worker checks the lease it holds
   (`check_current`), so a round that lost its lease stops instead of posting again.
 

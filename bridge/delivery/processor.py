@@ -6,10 +6,12 @@ This is what the worker runs for "look at event N now". Failure policy:
   replay) becomes `invalid` with its errors; an unknown resource type `skipped`;
 - an older event of the same Okendo resource still in flight makes this one wait
   (per-resource order); a newer one already delivered makes this one `skipped`;
-- each action (hook posts, timeline cards, then the ticket, which links the card) has
-  its outcome committed as soon as it is known, so a crash redoes at most the action
-  that was in flight; done actions are never redone; an action that does not apply in
-  this org (a timeline card without its klass) is ``skipped``: not done, not failed;
+- each action (hook posts, timeline cards, then the ticket, which links the card) that
+  called Kustomer has its outcome committed as soon as it is known, so a crash redoes at
+  most the call that was in flight; one that called nothing is written with the next write
+  (at the latest with the final status), since doing it again costs nothing; done actions
+  are never redone; an action that does not apply in this org (a timeline card without its
+  klass) is ``skipped``: not done, not failed;
 - transient failures are retried on `BRIDGE_RETRY_SCHEDULE`, then `dead`;
   permanent and configuration failures make the event `dead` with the reason;
 - an unexpected exception (a bug, a database hiccup) is logged and the event is
@@ -17,6 +19,9 @@ This is what the worker runs for "look at event N now". Failure policy:
 - the round holds the event's lease while it runs (`bridge.delivery.lease`): renewed by the
   process's heartbeat, and every write of the round is fenced by its token, so a
   round that lost the event to another worker stops and changes nothing.
+A round's database work is kept to a few round trips (it was most of a worker's time): the
+claim returns the event's columns, one read finds older/newer events and earlier actions,
+and the fence is part of the write it guards.
 """
 from __future__ import annotations
 
