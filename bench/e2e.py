@@ -56,8 +56,10 @@ def run(ctx: Context) -> Section:
             stack.emulator_reset()
 
             ctx.log(f"    sending {count:,} events at {RATE:.0f}/s")
+            cpu_before = stack.worker.cpu_seconds()
             sent = sender.steady(RATE, count)
             got = stack.wait_hooks(count, 90)
+            cpu_used = (stack.worker.cpu_seconds() or 0) - (cpu_before or 0) if cpu_before is not None else None
             hooks = stack.received_hooks()
             web_rss, worker_rss = stack.web.peak_rss(), stack.worker.peak_rss()
 
@@ -79,7 +81,10 @@ def run(ctx: Context) -> Section:
                     verdict(len(latencies) == count and not_202 == 0))
         section.row(f"{label}: worker peak RSS", num(worker_rss["main"], "MB", 0), "—", "< 120 MB",
                     verdict((worker_rss["main"] or 0) < 120))
-        section.note(f"{label}: worker threads {threads} (as the worker reported at start); "
+        cpu_per_event = f"{cpu_used / got * 1000:.1f} ms" if cpu_used is not None and got else "n/a"
+        section.note(f"{label}: worker threads {threads} (as the worker reported at start); worker CPU "
+                     f"{cpu_per_event} per delivered event (all its threads; less disturbed by other "
+                     "load than the latencies); "
                      f"load average at start {avg}; max latency "
                      f"{ms(max(latencies) if latencies else float('nan'))}; webhook answer p50/p99 "
                      f"{ms(percentile(answers, 50))} / {ms(percentile(answers, 99))}; not-202 answers "

@@ -111,6 +111,14 @@ class Proc:
             _RUNNING.remove(self)
         return self.popen.returncode
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time this process has used so far (all its threads), or None."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def peak_rss(self) -> dict:
         """VmHWM (peak resident set) in MB of this process and of each of its children.
 
