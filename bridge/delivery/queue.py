@@ -72,14 +72,13 @@ def claim_next(session, lease_seconds: float, token: str, now: datetime | None =
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
         pick = _first_due(now).with_for_update(skip_locked=True).scalar_subquery()
-        return session.execute(
+        return session.connection().execute(  # Core: see store.claim_round
             update(Event).where(Event.id == pick)
             .values(**store.claimed_values(lease_seconds, token, now))
             .returning(*store.ROUND_COLUMNS)
-            .execution_options(synchronize_session=False)
         ).one_or_none()
     for _ in range(3):  # another worker may claim the one we read first: look again
-        event_id = session.execute(_first_due(now)).scalar_one_or_none()
+        event_id = session.connection().execute(_first_due(now)).scalar_one_or_none()
         if event_id is None:
             return None
         claimed = store.claim_round(session, event_id, lease_seconds, now=now, token=token)
