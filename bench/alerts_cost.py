@@ -14,14 +14,14 @@ import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import create_engine, text
-
 from bridge.alerts.refusals import RefusalCounter
 from bridge.alerts.service import Alerts
 from bridge.alerts.settings import AlertSettings
 from bridge.events.db import Database
 from bridge.events.migrate import upgrade
 from bridge.events.models import Attempt, Event, utcnow
+
+from .processes import postgres_available, throwaway_postgres
 
 
 def refusal_cost(count: int = 200_000) -> None:
@@ -78,20 +78,11 @@ def main(argv=None) -> None:
     refusal_cost()
     with tempfile.TemporaryDirectory() as tmp:
         round_time(f"sqlite:///{tmp}/bench.db", "SQLite", args.events)
-    name = f"bench_alerts_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL skipped: {type(exc).__name__}")
+    if postgres_available(args.pg_url) is None:  # no server: SQLite's figures stand alone
+        print("PostgreSQL skipped: no server at --pg-url")
         return
-    try:
-        round_time(admin.url.set(database=name).render_as_string(hide_password=False), "PostgreSQL", args.events)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres(args.pg_url, "bench_alerts") as url:
+        round_time(url, "PostgreSQL", args.events)
 
 
 if __name__ == "__main__":

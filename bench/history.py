@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -42,21 +43,15 @@ def _timed(fn, repeat: int) -> float:
     return statistics.mean(times) * 1000
 
 
-def _store(backend: str, pg_admin_url: str, tmp: str) -> tuple[str, callable]:
+@contextlib.contextmanager
+def _store(backend: str, pg_admin_url: str, tmp: str):
     if backend == "sqlite":
-        return f"sqlite:///{tmp}/history.db", lambda: None
-    from sqlalchemy import create_engine, text
+        yield f"sqlite:///{tmp}/history.db"
+        return
+    from .processes import throwaway_postgres
 
-    name = f"bench_history_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return pg_admin_url.rsplit("/", 1)[0] + "/" + name, drop
+    with throwaway_postgres(pg_admin_url, "bench_history") as url:
+        yield url
 
 
 def _generate(db, count: int, body: bytes) -> None:
@@ -145,8 +140,7 @@ def measure_store(backend: str, count: int, pg_admin_url: str) -> tuple[dict, di
     from tests.helpers import sample
 
     tmp = tempfile.mkdtemp(prefix="bench-history-")
-    url, drop = _store(backend, pg_admin_url, tmp)
-    try:
+    with _store(backend, pg_admin_url, tmp) as url:
         upgrade(url)
         env = make_env(url, ADMIN_PASSWORD="bench-password", BRIDGE_INSTANCE_DIR=tmp, METRICS_TOKEN="bench-token",
                        BRIDGE_MAPPING_SOURCE="file")
@@ -165,8 +159,6 @@ def measure_store(backend: str, count: int, pg_admin_url: str) -> tuple[dict, di
         full = _measure(app, runtime, bodies)
         runtime.close()
         return empty, full
-    finally:
-        drop()
 
 
 def run(ctx):

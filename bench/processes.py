@@ -247,21 +247,28 @@ def temp_database(backend: str, workdir: Path, pg_admin_url: str) -> Iterator[st
         yield url
         return
 
+    with throwaway_postgres(pg_admin_url, "bridge_bench") as url:
+        upgrade(url)  # also creates the queue's tables (bridge/events/migrate.py)
+        yield url
+
+
+@contextlib.contextmanager
+def throwaway_postgres(pg_admin_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database `<prefix>_<random>` on that server (its URL), dropped
+    afterwards whatever happens. Every benchmark that needs one takes it here."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     from bridge.config import normalize_database_url
 
     admin_url = make_url(normalize_database_url(pg_admin_url))
-    name = f"bridge_bench_{secrets.token_hex(5)}"
+    name = f"{prefix}_{secrets.token_hex(5)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
         try:
-            upgrade(url)  # also creates the queue's tables (bridge/events/migrate.py)
-            yield url
+            yield admin_url.set(database=name).render_as_string(hide_password=False)
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from bridge.app import create_app
@@ -34,7 +34,7 @@ from bridge.devtools.emulator import create_emulator_app
 from bridge.events.migrate import upgrade
 
 from .payloads import review_body, signed_headers
-from .processes import DEFAULT_PG_ADMIN_URL, ROOT
+from .processes import DEFAULT_PG_ADMIN_URL, ROOT, postgres_available, throwaway_postgres
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -95,20 +95,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         measure(f"sqlite:///{tmp}/bench.db", "SQLite", args.events)
-    name = f"bench_rounds_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - no server: SQLite's figures stand alone
-        print(f"PostgreSQL skipped: {type(exc).__name__}")
+    if postgres_available(args.pg_url) is None:  # no server: SQLite's figures stand alone
+        print("PostgreSQL skipped: no server at --pg-url")
         return
-    try:
-        measure(admin.url.set(database=name).render_as_string(hide_password=False), "PostgreSQL", args.events)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres(args.pg_url, "bench_rounds") as url:
+        measure(url, "PostgreSQL", args.events)
 
 
 if __name__ == "__main__":
