@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "bridge_events"
 # An idle thread looks for due work at least this often (retries falling due, expired leases).
 IDLE_SECONDS = 1.0
-# How often the SQLite change check runs: a read of a counter in shared memory, some 1% of a
-# core at this pace. It is the wait between an idle worker and a new event (at 20 ms it was
-# most of issue 16's 20 ms end-to-end budget).
+# How often the SQLite change check runs: a read of a counter in shared memory, 3-4% of a
+# core for an idle worker at this pace (docs/design-notes.md). It is the wait between an
+# idle worker and a new event (at 20 ms it was most of issue 16's 20 ms end-to-end budget).
 SQLITE_POLL_SECONDS = 0.002
 
 
