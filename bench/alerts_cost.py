@@ -9,7 +9,6 @@ Prints (no asserts):
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -21,7 +20,7 @@ from bridge.events.db import Database
 from bridge.events.migrate import upgrade
 from bridge.events.models import Attempt, Event, utcnow
 
-from .processes import postgres_available, throwaway_postgres
+from .processes import on_each_store
 
 
 def refusal_cost(count: int = 200_000) -> None:
@@ -76,13 +75,7 @@ def main(argv=None) -> None:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
     refusal_cost()
-    with tempfile.TemporaryDirectory() as tmp:
-        round_time(f"sqlite:///{tmp}/bench.db", "SQLite", args.events)
-    if postgres_available(args.pg_url) is None:  # no server: SQLite's figures stand alone
-        print("PostgreSQL skipped: no server at --pg-url")
-        return
-    with throwaway_postgres(args.pg_url, "bench_alerts") as url:
-        round_time(url, "PostgreSQL", args.events)
+    on_each_store(lambda url, label: round_time(url, label, args.events), args.pg_url, "bench_alerts")
 
 
 if __name__ == "__main__":

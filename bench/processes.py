@@ -276,6 +276,20 @@ def throwaway_postgres(pg_admin_url: str, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+def on_each_store(measure, pg_admin_url: str, prefix: str) -> None:
+    """`measure(url, label)` on a throwaway SQLite file, then on a throwaway PostgreSQL
+    database when that server answers (else SQLite's figures stand alone, and it says so)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        measure(f"sqlite:///{tmp}/bench.db", "SQLite")
+    if postgres_available(pg_admin_url) is None:
+        print("PostgreSQL skipped: no server at --pg-url")
+        return
+    with throwaway_postgres(pg_admin_url, prefix) as url:
+        measure(url, "PostgreSQL")
+
+
 def postgres_available(pg_admin_url: str) -> str | None:
     """The server version when PostgreSQL answers, else None."""
     from sqlalchemy import create_engine, text

@@ -19,7 +19,6 @@ import argparse
 import collections
 import logging
 import os
-import tempfile
 import threading
 import time
 import uuid
@@ -34,7 +33,7 @@ from bridge.devtools.emulator import create_emulator_app
 from bridge.events.migrate import upgrade
 
 from .payloads import review_body, signed_headers
-from .processes import DEFAULT_PG_ADMIN_URL, ROOT, postgres_available, throwaway_postgres
+from .processes import DEFAULT_PG_ADMIN_URL, ROOT, on_each_store
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -93,13 +92,7 @@ def main(argv=None) -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_ADMIN_URL))
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        measure(f"sqlite:///{tmp}/bench.db", "SQLite", args.events)
-    if postgres_available(args.pg_url) is None:  # no server: SQLite's figures stand alone
-        print("PostgreSQL skipped: no server at --pg-url")
-        return
-    with throwaway_postgres(args.pg_url, "bench_rounds") as url:
-        measure(url, "PostgreSQL", args.events)
+    on_each_store(lambda url, label: measure(url, label, args.events), args.pg_url, "bench_rounds")
 
 
 if __name__ == "__main__":
