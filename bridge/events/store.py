@@ -235,14 +235,8 @@ def _same_resource(event) -> tuple:
             Event.resource_id == event.resource_id)
 
 
-def older_unfinished(session: Session, event) -> Event | None:
-    """An older event of the same Okendo resource that is still to be delivered, if any."""
-    if not (event.resource_id and event.sequence_key):
-        return None
-    return session.execute(_older_unfinished(event)).scalar_one_or_none()
-
-
 def _older_unfinished(event, *columns):
+    """An older event of the same Okendo resource that is still to be delivered."""
     return select(*(columns or (Event,))).where(
         *_same_resource(event),
         # Same sequenceNumber = the same change delivered twice: the first stored goes first.
@@ -252,15 +246,9 @@ def _older_unfinished(event, *columns):
     ).order_by(Event.sequence_key).limit(1)
 
 
-def newer_delivered(session: Session, event) -> Event | None:
+def _newer_delivered(event, *columns):
     """A newer event of the same resource already relayed, or the same change (same
     sequenceNumber) relayed under another webhook id: this one is superseded."""
-    if not (event.resource_id and event.sequence_key):
-        return None
-    return session.execute(_newer_delivered(event)).scalar_one_or_none()
-
-
-def _newer_delivered(event, *columns):
     return select(*(columns or (Event,))).where(
         *_same_resource(event),
         Event.sequence_key >= event.sequence_key,
@@ -270,9 +258,16 @@ def _newer_delivered(event, *columns):
 
 
 def before_round(session: Session, event) -> tuple[Event | None, Event | None, dict[str, Action]]:
-    """(`older_unfinished`, `newer_delivered`, `recorded_actions`) for a claimed event, in one
+    """(an older unfinished event, a newer delivered one, `recorded_actions`) for a claimed event, in one
     statement when there is neither and nothing was recorded yet (the usual case): a worker
-    round's reads cost one round trip."""
+    round's reads cost one round trip.
+
+    The decision is the one statement's: the rows it found are then read by primary key, not
+    looked up again by their conditions. The reads run in autocommit, so a second lookup sees
+    a later snapshot, and between the two an older event could finish: the first statement saw
+    it unfinished (so no newer delivered event either), the second no longer found it, and the
+    event went ahead although the same change had just been relayed (the same sequenceNumber
+    under another webhook id, relayed twice)."""
     ordered = bool(event.resource_id and event.sequence_key)
     checks = [exists().where(Action.event_id == event.id).label("recorded")]
     if ordered:
@@ -281,9 +276,9 @@ def before_round(session: Session, event) -> tuple[Event | None, Event | None, d
     found = session.connection().execute(select(*checks)).one()
     older = newer = None
     if ordered and found.older is not None:
-        older = older_unfinished(session, event)
+        older = session.get(Event, found.older)
     if ordered and found.newer is not None:
-        newer = newer_delivered(session, event)
+        newer = session.get(Event, found.newer)
     return older, newer, recorded_actions(session, event.id) if found.recorded else {}
 
 

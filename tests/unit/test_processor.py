@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import responses
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import update
 
 from bridge.events import store
@@ -179,6 +180,39 @@ def test_an_older_update_arriving_after_a_newer_one_is_skipped(client, runtime, 
     assert runtime.processor.process(older) == "skipped"
     assert f"superseded by event {newer}" in event(runtime, older).last_error
     assert [json.loads(c.request.body)["review"]["title"] for c in hook_calls(kustomer)] == ["newer"]
+
+
+def test_the_same_change_twice_is_not_relayed_twice_when_the_first_finishes_during_the_check(
+        client, runtime, kustomer):
+    """The order check reads once: if the first copy of a change is delivered just after the
+    check saw it unfinished, the second copy waits and is then skipped, not relayed again.
+    (A second lookup in a later snapshot once found neither an unfinished older event nor a
+    delivered one, and relayed the change twice.)"""
+    kustomer.post(REVIEW_HOOK, status=200, json={})
+    review = with_sequence(sample("review-create-positive.json"), 3001, title="once")
+    first = ingest(client, review, webhook_id="msg_first_copy")
+    second = ingest(client, review, webhook_id="msg_second_copy")
+    with runtime.db.session() as session:  # another worker holds the first copy
+        session.execute(update(Event).where(Event.id == first).values(status="processing"))
+
+    finished = []
+
+    def first_finishes_after_the_check(conn, cursor, statement, parameters, context, executemany):
+        if not finished and "EXISTS" in statement.upper():
+            finished.append(True)
+            with runtime.db.session() as other:
+                other.execute(update(Event).where(Event.id == first).values(status="delivered"))
+
+    sqlalchemy_event.listen(runtime.db.engine, "after_cursor_execute", first_finishes_after_the_check)
+    try:
+        assert runtime.processor.process(second) == "retrying"
+    finally:
+        sqlalchemy_event.remove(runtime.db.engine, "after_cursor_execute", first_finishes_after_the_check)
+    assert finished and "waiting for older event" in event(runtime, second).last_error
+    make_due(runtime, second)
+    assert runtime.processor.process(second) == "skipped"
+    assert f"superseded by event {first}" in event(runtime, second).last_error
+    assert hook_calls(kustomer) == []
 
 
 def test_a_newer_event_waits_while_an_older_one_of_the_same_review_is_retrying(client, runtime, kustomer):
