@@ -48,7 +48,7 @@ def _verdict(us: float, target: float) -> str:
 def run(ctx: Context) -> Section:
     from bridge.bodies import build_body
     from bridge.mapping import load_mapping, plan_event, render_ticket
-    from bridge.okendo import validate_event
+    from bridge.okendo.schemas import validate_event
     from bridge.web import signatures
 
     section = Section("Mapping cost")

@@ -1,30 +1,12 @@
-"""Okendo webhook events: validation of the envelope and of each resource type.
+"""Okendo: what its webhooks carry and how the bridge reads them.
 
-See :mod:`bridge.okendo.schemas` for the failure policy.
+- `schemas`: validation of the envelope and of each resource type (the failure policy is there);
+- `envelope`: the cheap envelope check ingest runs before storing;
+- `fastload`: the compiled path that accepts what the schemas accept, faster;
+- `nps`: NPS scoring, written once for hook bodies and the negative rule;
+- `answers`: survey and quiz answers as text;
+- `api`: the Okendo REST client; `cli`: `bridge okendo ...` (webhook subscriptions).
+
+Import from the module that holds a name; this package re-exports nothing, so each name has
+one place to be looked up.
 """
-
-from bridge.okendo.schemas import (
-    KNOWN_RESOURCE_TYPES,
-    KNOWN_TOPICS,
-    RESOURCE_ID_FIELDS,
-    RESOURCE_SCHEMAS,
-    EnvelopeSchema,
-    EventValidationError,
-    ValidatedEvent,
-    customer_name_of,
-    email_of,
-    validate_event,
-)
-
-__all__ = [
-    "EnvelopeSchema",
-    "EventValidationError",
-    "KNOWN_RESOURCE_TYPES",
-    "KNOWN_TOPICS",
-    "RESOURCE_ID_FIELDS",
-    "RESOURCE_SCHEMAS",
-    "ValidatedEvent",
-    "customer_name_of",
-    "email_of",
-    "validate_event",
-]

@@ -14,7 +14,7 @@ from bridge.bodies import BODY_SHAPES, body_shape_applies, build_body
 from bridge.bodies.native_review import strip_platform_prefix
 from bridge.bodies.survey import flatten_answer
 from bridge.okendo.nps import category_for as nps_category_for
-from bridge.okendo import (
+from bridge.okendo.schemas import (
     KNOWN_RESOURCE_TYPES,
     RESOURCE_ID_FIELDS,
     EventValidationError,

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 from bridge.bodies import build_body
 from bridge.mapping.model import TicketRule
 from bridge.mapping.negative import judge
-from bridge.okendo import validate_event
+from bridge.okendo.schemas import validate_event
 from bridge.okendo.nps import NPS_CATEGORIES, Nps, category_for, nps_of, nps_score
 from tests.hypothesis_profiles import examples
 

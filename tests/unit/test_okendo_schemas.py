@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.bodies import BODY_SHAPES, body_shape_applies, build_body
-from bridge.okendo import (
+from bridge.okendo.schemas import (
     KNOWN_RESOURCE_TYPES,
     KNOWN_TOPICS,
     RESOURCE_ID_FIELDS,
