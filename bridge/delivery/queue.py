@@ -25,17 +25,17 @@ are logged and retried after a pause by the worker loop (`bridge.delivery.worker
 """
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.engine import make_url
 
-from bridge.events import store
-from bridge.events.models import UNFINISHED_SQL, Event, EventStatus, utcnow
+from bridge.events import round_statements, store
+from bridge.events.models import UNFINISHED_SQL, Event, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,7 @@ SQLITE_POLL_SECONDS = 0.002
 def _due(now: datetime):
     """Unfinished events a worker may take now. The literal status test lets both databases
     use the partial index (SQLite matches a partial index's WHERE only textually)."""
-    return and_(
-        text(UNFINISHED_SQL),
-        or_(
-            and_(Event.status.in_(EventStatus.RUNNABLE),
-                 or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
-            and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
-        ),
-    )
+    return and_(text(UNFINISHED_SQL), round_statements.runnable(now))
 
 
 def _first_due(now: datetime):
@@ -70,21 +63,32 @@ def claim_next(session, lease_seconds: float, token: str, now: datetime | None =
     (id first), or None. One statement on PostgreSQL, so it may run in autocommit
     (`Database.reading`)."""
     now = now or utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        pick = _first_due(now).with_for_update(skip_locked=True).scalar_subquery()
-        return session.connection().execute(  # Core: see store.claim_round
-            update(Event).where(Event.id == pick)
-            .values(**store.claimed_values(lease_seconds, token, now))
-            .returning(*store.ROUND_COLUMNS)
-        ).one_or_none()
+    params = store.claimed_params(lease_seconds, token, now)
+    connection = session.connection()  # Core, statements built once: see bridge.events.round_statements
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_claim_first_due(), params).one_or_none()
     for _ in range(3):  # another worker may claim the one we read first: look again
-        event_id = session.connection().execute(_first_due(now)).scalar_one_or_none()
+        event_id = connection.execute(_first_due_statement(), params).scalar_one_or_none()
         if event_id is None:
             return None
         claimed = store.claim_round(session, event_id, lease_seconds, now=now, token=token)
         if claimed is not None:
             return claimed
     return None
+
+
+@functools.cache
+def _first_due_statement(for_update: bool = False):
+    """`_first_due` over the bound parameter p_now (`round_statements.NOW`), built once."""
+    query = _first_due(round_statements.NOW)
+    return query.with_for_update(skip_locked=True) if for_update else query
+
+
+@functools.cache
+def _claim_first_due():
+    """PostgreSQL's claim in one statement, built once: params p_now, p_lease_until, p_token."""
+    return (update(Event).where(Event.id == _first_due_statement(True).scalar_subquery())
+            .values(**round_statements.claimed_values()).returning(*store.ROUND_COLUMNS))
 
 
 def due_count(session, now: datetime | None = None) -> int:

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, literal, null, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, literal, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from bridge.events.models import Action, ActionStatus, Attempt, Event, EventStatus, utcnow
+from bridge.events import round_statements
+from bridge.events.models import Action, ActionStatus, Event, EventStatus, utcnow
 
 
 def sequence_key(sequence_number: str | None) -> str | None:
@@ -68,7 +69,7 @@ def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, 
     )
     # One statement: a duplicate webhook id inserts nothing instead of failing, so there is
     # no savepoint to set and release around it (three round trips on PostgreSQL).
-    connection = session.connection() if isinstance(session, Session) else session
+    connection = _connection(session)
     dialect = connection.dialect.name
     wake = wake if dialect == "postgresql" and status == EventStatus.PENDING else None
     event_id = connection.execute(_insert_statement(dialect, wake), values).scalar_one_or_none()
@@ -123,30 +124,21 @@ def claim_round(session: Session, event_id: int, lease_seconds: float, now: date
                 token: str | None = None):
     """`claim`, returning the event's `ROUND_COLUMNS` row (or None) for the round to run on."""
     now = now or utcnow()
-    # Core on the session's connection here and below: the ORM's update path costs more than
-    # the statement, and a worker round runs several (issue 16).
-    result = session.connection().execute(
-        update(Event)
-        .where(
-            Event.id == event_id,
-            or_(
-                and_(
-                    Event.status.in_(EventStatus.RUNNABLE),
-                    or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now),
-                ),
-                and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
-            ),
-        )
-        .values(**claimed_values(lease_seconds, token, now))
-        .returning(*ROUND_COLUMNS)
-    )
-    return result.one_or_none()
+    # Core on the session's connection, one statement built once (bridge.events.round_statements):
+    # building it per call, and the ORM's update path, cost more than the statement (issue 16).
+    return _connection(session).execute(
+        round_statements.claim_by_id(), claimed_params(lease_seconds, token, now) | {"p_id": event_id},
+    ).one_or_none()
 
 
-def claimed_values(lease_seconds: float, token: str | None, now: datetime) -> dict:
-    """What a claim writes: `processing`, leased to the round holding `token`."""
-    return dict(status=EventStatus.PROCESSING, lease_until=now + timedelta(seconds=lease_seconds),
-                lease_token=token, updated_at=now)
+def claimed_params(lease_seconds: float, token: str | None, now: datetime) -> dict:
+    """The parameters of a claim (`round_statements.claimed_values`): `processing`, leased
+    for `lease_seconds` to the round holding `token`."""
+    return {"p_now": now, "p_lease_until": now + timedelta(seconds=lease_seconds), "p_token": token}
+
+
+def _connection(session: Session | Connection) -> Connection:
+    return session.connection() if isinstance(session, Session) else session
 
 
 def finish(session: Session, event_id: int, status: str, *, error: str | None = None,
@@ -155,22 +147,14 @@ def finish(session: Session, event_id: int, status: str, *, error: str | None = 
     """Record the outcome of one processing round. With `token` (the round's lease), only
     while that round still holds the event: False, and nothing changed, when it does not."""
     now = utcnow()
-    values = dict(
-        status=status,
-        last_error=error,
-        next_attempt_at=next_attempt_at,
-        lease_until=None,
-        lease_token=None,
-        updated_at=now,
-        completed_at=now if status in EventStatus.FINAL else None,
-    )
+    params = {"p_event_id": event_id, "p_status": status, "p_error": error, "p_next_attempt_at": next_attempt_at,
+              "p_now": now, "p_completed_at": now if status in EventStatus.FINAL else None}
     if errors is not None:
-        values["errors"] = errors
-    if count_attempt:
-        values["attempts"] = Event.attempts + 1
-    query = update(Event).where(*holds(event_id, token)) if token is not None else \
-        update(Event).where(Event.id == event_id)
-    return session.connection().execute(query.values(**values)).rowcount == 1
+        params["p_errors"] = errors
+    if token is not None:
+        params["p_token"] = token
+    statement = round_statements.finish(token is not None, errors is not None, count_attempt)
+    return _connection(session).execute(statement, params).rowcount == 1
 
 
 def load(session: Session, event_id: int, with_history: bool = False) -> Event | None:
@@ -195,24 +179,14 @@ def record_action(session: Session, event_id: int, key: str, status: str,
     on SQLite the write lock this statement takes): the fence is part of the write it guards
     (`bridge.delivery.lease`). Returns False, having written nothing, when the round does not
     hold the event."""
-    now = utcnow()
-    values = {"event_id": event_id, "key": key, "status": status, "result": result, "error": error,
-              "updated_at": now}
-    # Core on the session's connection: the ORM's insert path costs more, and hides the rowcount.
-    connection = session.connection()
-    upsert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    if token is None:
-        statement = upsert(Action).values(**values)
-    else:
-        columns = [getattr(Action, name) for name in values]
-        source = select(*(literal(value, column.type) for value, column in zip(values.values(), columns))) \
-            .where(*holds(event_id, token)).with_for_update(read=True)
-        statement = upsert(Action).from_select(list(values), source)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Action.event_id, Action.key],
-        set_={name: statement.excluded[name] for name in ("status", "result", "error", "updated_at")})
-    # SQLAlchemy reports an INSERT's rowcount only when asked to keep it.
-    return connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount == 1
+    params = {"p_event_id": event_id, "p_key": key, "p_status": status, "p_result": result, "p_error": error,
+              "p_updated_at": utcnow()}
+    if token is not None:
+        params["p_token"] = token
+    # Core on the session's connection, built once: the ORM's insert path costs more, and hides the rowcount.
+    connection = _connection(session)
+    statement = round_statements.record_action(connection.dialect.name, token is not None)
+    return connection.execute(statement, params).rowcount == 1
 
 
 def holds(event_id: int, token: str) -> tuple:
@@ -226,7 +200,7 @@ def record_attempts(session: Session, event_id: int, action_key: str, attempts: 
                  status_code=a.status, latency_ms=a.latency_ms, error=a.error, started_at=a.started_at)
             for a in attempts]
     if rows:
-        session.connection().execute(insert(Attempt).values(rows))
+        _connection(session).execute(round_statements.record_attempts(), rows)
 
 
 def _same_resource(event) -> tuple:
@@ -269,11 +243,11 @@ def before_round(session: Session, event) -> tuple[Event | None, Event | None, d
     event went ahead although the same change had just been relayed (the same sequenceNumber
     under another webhook id, relayed twice)."""
     ordered = bool(event.resource_id and event.sequence_key)
-    checks = [exists().where(Action.event_id == event.id).label("recorded")]
+    params = {"p_id": event.id}
     if ordered:
-        checks += [_older_unfinished(event, Event.id).scalar_subquery().label("older"),
-                   _newer_delivered(event, Event.id).scalar_subquery().label("newer")]
-    found = session.connection().execute(select(*checks)).one()
+        params.update(p_resource_type=event.resource_type, p_subscriber_id=event.subscriber_id,
+                      p_resource_id=event.resource_id, p_sequence_key=event.sequence_key)
+    found = _connection(session).execute(round_statements.before_round(ordered), params).one()
     older = newer = None
     if ordered and found.older is not None:
         older = session.get(Event, found.older)

@@ -1,0 +1,139 @@
+"""The statements a worker round runs, built once per process, with every value bound.
+
+Why: SQLAlchemy caches a statement's compiled SQL under a key it computes from the statement's
+structure. A statement built anew on every call (`update(Event).where(...).values(...)`)
+coerces each clause and computes that key all over again; measured, that was about half of a
+worker round's CPU (issue 16, docs/design-notes.md "A worker round in a few round trips").
+Built once, a statement keeps its key (SQLAlchemy memoizes it on the object), so a round pays
+for executing it and nothing else: the values travel as bound parameters, named `p_*` (a
+bound name equal to a column name is reserved by SQLAlchemy in INSERT and UPDATE).
+
+Each builder is cached (`functools.cache`) on its arguments: the dialect where the SQL
+differs, and the variant. `bridge.events.store` executes them (and `bridge.delivery.queue` its
+claim, built the same way from `claimed_values` and `runnable`); their docstrings say
+what each does. The conditions are the same expressions those modules
+use for their other queries (`store.holds`, `store._older_unfinished`), here
+over bound parameters instead of values.
+
+Failure policy: none here; these only build statements. Executing them raises what the
+database raises, and the callers' policies apply.
+"""
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bridge.events.models import Action, Attempt, Event, EventStatus, UTCDateTime
+
+
+def _param(name: str, column):
+    """A bound parameter typed like `column`, so its value is converted as the column's."""
+    return bindparam(name, type_=column.type)
+
+
+NOW = bindparam("p_now", type_=UTCDateTime())
+
+
+def claimed_values() -> dict:
+    """What a claim writes (parameters: `store.claimed_params`): `processing`, leased until
+    p_lease_until to the round holding p_token."""
+    return dict(status=EventStatus.PROCESSING, lease_until=_param("p_lease_until", Event.lease_until),
+                lease_token=_param("p_token", Event.lease_token), updated_at=NOW)
+
+
+def runnable(now):
+    """An event a worker may claim at `now` (a value or NOW): runnable and due, or `processing`
+    with its lease run out."""
+    return or_(
+        and_(Event.status.in_(EventStatus.RUNNABLE),
+             or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
+        and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
+    )
+
+
+@functools.cache
+def claim_by_id():
+    """`store.claim_round`: params p_id, p_now, p_lease_until, p_token."""
+    from bridge.events.store import ROUND_COLUMNS  # store imports this module
+
+    return (update(Event).where(Event.id == bindparam("p_id"), runnable(NOW))
+            .values(**claimed_values()).returning(*ROUND_COLUMNS))
+
+
+# The claimed event's columns that `store.before_round` compares, as bound parameters.
+_CLAIMED = SimpleNamespace(id=bindparam("p_id"), resource_type=bindparam("p_resource_type"),
+                           subscriber_id=bindparam("p_subscriber_id"), resource_id=bindparam("p_resource_id"),
+                           sequence_key=bindparam("p_sequence_key"))
+
+
+@functools.cache
+def before_round(ordered: bool):
+    """`store.before_round`'s one SELECT: "recorded", and with `ordered` "older" and "newer".
+    Params: p_id, and with `ordered` p_resource_type, p_subscriber_id, p_resource_id, p_sequence_key."""
+    from bridge.events.store import _newer_delivered, _older_unfinished
+
+    checks = [exists().where(Action.event_id == _CLAIMED.id).label("recorded")]
+    if ordered:
+        checks += [_older_unfinished(_CLAIMED, Event.id).scalar_subquery().label("older"),
+                   _newer_delivered(_CLAIMED, Event.id).scalar_subquery().label("newer")]
+    return select(*checks)
+
+
+def holding():
+    """`store.holds` over bound parameters p_event_id and p_token."""
+    from bridge.events.store import holds
+
+    return holds(bindparam("p_event_id"), bindparam("p_token"))
+
+
+ACTION_COLUMNS = ("event_id", "key", "status", "result", "error", "updated_at")
+
+
+@functools.cache
+def record_action(dialect_name: str, fenced: bool):
+    """`store.record_action`'s upsert: params p_event_id, p_key, p_status, p_result, p_error,
+    p_updated_at, and with `fenced` p_token (inserted only while that round holds the event,
+    whose row it locks FOR SHARE until commit)."""
+    upsert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    values = [_param(f"p_{name}", Action.__table__.c[name]) for name in ACTION_COLUMNS]
+    if fenced:
+        source = select(*values).where(*holding()).with_for_update(read=True)
+        statement = upsert(Action).from_select(list(ACTION_COLUMNS), source)
+    else:
+        statement = upsert(Action).values(dict(zip(ACTION_COLUMNS, values)))
+    statement = statement.on_conflict_do_update(
+        index_elements=[Action.event_id, Action.key],
+        set_={name: statement.excluded[name] for name in ("status", "result", "error", "updated_at")})
+    # SQLAlchemy reports an INSERT's rowcount only when asked to keep it.
+    return statement.execution_options(preserve_rowcount=True)
+
+
+@functools.cache
+def record_attempts():
+    """`store.record_attempts`'s INSERT, executed with one dict of Attempt columns per row."""
+    return insert(Attempt)
+
+
+@functools.cache
+def finish(fenced: bool, with_errors: bool, count_attempt: bool):
+    """`store.finish`'s UPDATE: params p_event_id, p_status, p_error, p_next_attempt_at, p_now,
+    p_completed_at, with `with_errors` p_errors, with `fenced` p_token."""
+    values = dict(
+        status=_param("p_status", Event.status),
+        last_error=_param("p_error", Event.last_error),
+        next_attempt_at=_param("p_next_attempt_at", Event.next_attempt_at),
+        lease_until=None,
+        lease_token=None,
+        updated_at=NOW,
+        completed_at=_param("p_completed_at", Event.completed_at),
+    )
+    if with_errors:
+        values["errors"] = _param("p_errors", Event.errors)
+    if count_attempt:
+        values["attempts"] = Event.attempts + 1
+    where = holding() if fenced else (Event.id == bindparam("p_event_id"),)
+    return update(Event).where(*where).values(**values)
