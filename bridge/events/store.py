@@ -49,9 +49,27 @@ def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, 
     `session` is an ORM session or a Core connection; the caller commits (or runs it in
     autocommit: it is one statement). `wake`: on PostgreSQL, the channel to notify when a
     pending event is stored, sent by the INSERT statement itself, so it goes out when that
-    insert commits and costs no round trip of its own (ingest passes the queue's channel)."""
+    insert commits and costs no round trip of its own. The webhook itself stores through
+    `bridge.events.event_insert`, the same statement on a bare DBAPI connection."""
+    values = event_values(webhook_id=webhook_id, body=body, headers=headers, status=status, **fields)
+    # One statement: a duplicate webhook id inserts nothing instead of failing, so there is
+    # no savepoint to set and release around it (three round trips on PostgreSQL).
+    connection = _connection(session)
+    dialect = connection.dialect.name
+    wake = wake if dialect == "postgresql" and status == EventStatus.PENDING else None
+    event_id = connection.execute(insert_statement(dialect, wake), values).scalar_one_or_none()
+    if event_id is not None:
+        return Stored(event_id, True, status)
+    existing = connection.execute(
+        select(Event.id, Event.status).where(Event.webhook_id == webhook_id)
+    ).one()
+    return Stored(existing.id, False, existing.status)
+
+
+def event_values(*, webhook_id: str, body: bytes, headers: dict, status: str, **fields) -> dict:
+    """Every column a new event's INSERT names (`INSERTED`), with its value."""
     now = utcnow()
-    values = dict.fromkeys(_INSERTED, None)
+    values = dict.fromkeys(INSERTED, None)
     values["errors"] = null()  # SQL NULL when not given (None given is stored as JSON null, as before)
     values.update(fields)
     if status == EventStatus.PENDING and values["next_attempt_at"] is None:
@@ -67,37 +85,26 @@ def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, 
         updated_at=now,
         completed_at=now if status in EventStatus.FINAL else None,
     )
-    # One statement: a duplicate webhook id inserts nothing instead of failing, so there is
-    # no savepoint to set and release around it (three round trips on PostgreSQL).
-    connection = _connection(session)
-    dialect = connection.dialect.name
-    wake = wake if dialect == "postgresql" and status == EventStatus.PENDING else None
-    event_id = connection.execute(_insert_statement(dialect, wake), values).scalar_one_or_none()
-    if event_id is not None:
-        return Stored(event_id, True, status)
-    existing = connection.execute(
-        select(Event.id, Event.status).where(Event.webhook_id == webhook_id)
-    ).one()
-    return Stored(existing.id, False, existing.status)
+    return values
 
 
 # Every column an insert names, always the same set, each value a bound parameter: the
 # statement is built and compiled once per process (SQLAlchemy caches the compilation).
 # Building it with `.values(**values)` on each call instead coerced every value and made a
 # cache key over all of them: measured, more than the INSERT itself costs on SQLite.
-_INSERTED = ("webhook_id", "body", "headers", "status", "attempts", "sequence_key", "received_at",
+INSERTED = ("webhook_id", "body", "headers", "status", "attempts", "sequence_key", "received_at",
              "updated_at", "completed_at", "next_attempt_at", "resource_type", "topic", "subscriber_id",
              "resource_id", "sequence_number", "email", "errors", "last_error")
 
 
 @functools.cache
-def _insert_statement(dialect_name: str, wake: str | None):
+def insert_statement(dialect_name: str, wake: str | None):
     """INSERT ... ON CONFLICT (webhook_id) DO NOTHING RETURNING id; with `wake`, inside
     `WITH stored AS (...) SELECT id, pg_notify(wake, '') FROM stored`: the notification is
     sent only when a row was inserted, in the insert's own transaction."""
     table = Event.__table__
     insert = (pg_insert if dialect_name == "postgresql" else sqlite_insert)(table).values(
-        {name: bindparam(name, type_=table.c[name].type) for name in _INSERTED})
+        {name: bindparam(name, type_=table.c[name].type) for name in INSERTED})
     insert = insert.on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.id)
     if wake is None:
         return insert

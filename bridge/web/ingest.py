@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.alerts.refusals import note_refused_signature
 from bridge.delivery import queue
-from bridge.events import json_body, store
+from bridge.events import event_insert, json_body
 from bridge.events.models import EventStatus
 from bridge.okendo import envelope
 from bridge.okendo.schemas import EventValidationError, email_of, validate_event
@@ -71,13 +71,11 @@ def receive():
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
     try:
         # One statement in autocommit: committed when it returns, so before the answer, with
-        # no BEGIN and COMMIT round trips; a Core connection, since one INSERT needs no ORM
-        # unit of work. On PostgreSQL the same statement wakes the workers (NOTIFY, sent when
-        # it commits).
-        with runtime.db.engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            stored = store.store_event(connection, webhook_id=verified.id, body=body, headers=headers,
-                                       status=status, errors=errors, wake=queue.CHANNEL, **fields)
+        # no BEGIN and COMMIT round trips, on a bare pooled DBAPI connection (one statement
+        # needs none of a SQLAlchemy Connection's machinery; bridge.events.event_insert). On
+        # PostgreSQL the same statement wakes the workers (NOTIFY, sent when it commits).
+        stored = event_insert.store_event(runtime.db.engine, webhook_id=verified.id, body=body, headers=headers,
+                                          status=status, errors=errors, wake=queue.CHANNEL, **fields)
     except SQLAlchemyError:
         log.exception("could not store webhook %s; answering 503 so Okendo retries", verified.id)
         return jsonify(error="storage unavailable, retry later"), 503, {"Retry-After": "5"}

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bridge.events import store
+from bridge.events import event_insert, store
 from bridge.events.models import Event
 from tests.conftest import make_env
 from tests.helpers import OTHER_SECRET, sample_bytes, signed_headers
@@ -153,7 +153,7 @@ def test_the_webhook_answers_503_when_the_database_is_unavailable(client, runtim
     def broken(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("database is down"))
 
-    monkeypatch.setattr(store, "store_event", broken)
+    monkeypatch.setattr(event_insert, "store_event", broken)
     response = post(client, sample_bytes("review-create-negative.json"))
     assert response.status_code == 503
     assert response.headers["Retry-After"]
