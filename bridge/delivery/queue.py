@@ -15,9 +15,10 @@ workers from taking SQLite's write lock, which ingest needs.
 Waking (`Waker`): idle worker threads sleep until something may have changed. On
 PostgreSQL ingest sends `NOTIFY bridge_events` in the insert's transaction and one listener
 connection per worker process wakes the threads; on SQLite a thread reads `PRAGMA
-data_version` (it changes when another connection commits) every few milliseconds. Either
-way idle threads also look every `IDLE_SECONDS`, which is what picks up a retry when it
-falls due and an expired lease: the job of the old sweeper.
+data_version` (it changes when another connection commits): every 2 ms while the database
+is busy, backing off to every 50 ms once it has been quiet for a second (`SqlitePace`).
+Either way idle threads also look every `IDLE_SECONDS`, which is what picks up a retry when
+it falls due and an expired lease: the job of the old sweeper.
 
 Failure policy: a lost notification or a broken listener costs at most `IDLE_SECONDS` of
 delay, never an event; the listener reconnects on its own. Database errors while claiming
@@ -29,6 +30,7 @@ import functools
 import logging
 import sqlite3
 import threading
+import time
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, text, update
@@ -42,10 +44,35 @@ log = logging.getLogger(__name__)
 CHANNEL = "bridge_events"
 # An idle thread looks for due work at least this often (retries falling due, expired leases).
 IDLE_SECONDS = 1.0
-# How often the SQLite change check runs: a read of a counter in shared memory, 3-4% of a
-# core for an idle worker at this pace (docs/design-notes.md). It is the wait between an
-# idle worker and a new event (at 20 ms it was most of issue 16's 20 ms end-to-end budget).
+# How often the SQLite change check runs. Its interval is the wait between an idle worker
+# and a new event (at 20 ms it was most of issue 16's 20 ms end-to-end budget), so it runs
+# every 2 ms while commits keep coming; but at that pace a worker with nothing to do burns
+# 3-4% of a core on it (docs/design-notes.md), so once no commit has been seen for
+# SQLITE_BUSY_SECONDS the interval doubles per quiet check up to SQLITE_IDLE_POLL_SECONDS
+# (about 0.15% of a core). The price: the first event after a quiet second waits up to
+# 50 ms for its worker; a steady stream (issue 16's 50 events/s) never leaves the 2 ms pace.
 SQLITE_POLL_SECONDS = 0.002
+SQLITE_IDLE_POLL_SECONDS = 0.05
+SQLITE_BUSY_SECONDS = 1.0
+
+
+class SqlitePace:
+    """The interval before the next SQLite change check: SQLITE_POLL_SECONDS within
+    SQLITE_BUSY_SECONDS of the last change seen, then doubling up to SQLITE_IDLE_POLL_SECONDS."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.interval = SQLITE_POLL_SECONDS
+        self.changed_at = clock()
+
+    def next(self, changed: bool) -> float:
+        now = self.clock()
+        if changed:
+            self.changed_at = now
+            self.interval = SQLITE_POLL_SECONDS
+        elif now - self.changed_at >= SQLITE_BUSY_SECONDS:
+            self.interval = min(self.interval * 2, SQLITE_IDLE_POLL_SECONDS)
+        return self.interval
 
 
 def _due(now: datetime):
@@ -187,18 +214,20 @@ class Waker:
             return  # one process, no file to watch: the idle look is all there is
         seen = None
         connection = None
+        pace = SqlitePace()
         while not self._stopped.is_set():
+            changed = False
             try:
                 if connection is None:
                     connection = sqlite3.connect(path, timeout=15, check_same_thread=False)
                 version = connection.execute("PRAGMA data_version").fetchone()[0]
                 if version != seen:
-                    seen = version
+                    seen, changed = version, True
                     self.wake()
             except sqlite3.Error:
                 log.warning("queue change check failed; retrying", exc_info=True)
                 connection = None
                 self._stopped.wait(IDLE_SECONDS)
-            self._stopped.wait(SQLITE_POLL_SECONDS)
+            self._stopped.wait(pace.next(changed))
         if connection is not None:
             connection.close()

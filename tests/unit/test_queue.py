@@ -90,6 +90,21 @@ def test_a_new_event_wakes_a_waiting_worker(client, settings):
         waker.stop()
 
 
+def test_the_sqlite_change_check_backs_off_while_quiet_and_is_fast_again_after_a_change():
+    now = [0.0]
+    pace = queue.SqlitePace(clock=lambda: now[0])
+    fast, slow = queue.SQLITE_POLL_SECONDS, queue.SQLITE_IDLE_POLL_SECONDS
+    assert pace.next(changed=True) == fast
+    now[0] = queue.SQLITE_BUSY_SECONDS / 2
+    assert pace.next(changed=False) == fast  # commits were seen within the busy window
+    now[0] = queue.SQLITE_BUSY_SECONDS
+    quiet = [pace.next(changed=False) for _ in range(10)]
+    assert quiet[:4] == [fast * 2, fast * 4, fast * 8, fast * 16]
+    assert quiet[-1] == slow and max(quiet) == slow  # never slower than the cap
+    assert pace.next(changed=True) == fast  # the first change brings the 2 ms pace back
+    assert pace.next(changed=False) == fast
+
+
 def test_waking_the_workers_never_fails_the_caller(tmp_path):
     from bridge.events.db import Database
 
