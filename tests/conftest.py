@@ -3,7 +3,10 @@
 Every test that touches storage runs on SQLite (a file on disk) and, when
 `TEST_DATABASE_URL` is set (CI sets it), on PostgreSQL too. On PostgreSQL each
 test session gets a database of its own, created from TEST_DATABASE_URL and
-dropped at the end; tables are emptied between tests.
+dropped at the end; tables are emptied between tests. A test that starts processes
+(marked `e2e`) gets a database of its own instead, copied from a migrated template and
+dropped with its connections when it ends, so a process that outlived an earlier test can
+never take this test's events.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from bridge.config import Settings, normalize_database_url
 from tests import hypothesis_profiles  # noqa: F401 - registers and loads the profiles first
 from tests.helpers import SECRET
 
-pytest_plugins = ["tests.cpu_report", "tests.mapping_cache", "tests.template_cache"]
+pytest_plugins = ["tests.cpu_report", "tests.mapping_cache", "tests.process_guard", "tests.template_cache"]
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
@@ -36,15 +39,17 @@ TABLES = ("attempts", "actions", "tickets", "events", "mapping_audit", "mapping_
 
 
 @contextmanager
-def new_postgres_database(prefix: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on TEST_DATABASE_URL's server (its URL), dropped after.
+def new_postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database on TEST_DATABASE_URL's server (its URL), empty or a copy of
+    the database `template`, dropped after (with any connection still open to it).
     An unreachable server ends the run (CI must fail loudly, not skip)."""
     admin_url = make_url(normalize_database_url(PG_URL))
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     except Exception as exc:  # noqa: BLE001 - see the docstring
         pytest.exit(f"TEST_DATABASE_URL={PG_URL} is unreachable: {exc}", returncode=3)
     try:
@@ -65,6 +70,20 @@ def postgres_url():
     with new_postgres_database("bridge_test") as url:
         upgrade(url)
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_template():
+    """The name of a PostgreSQL database migrated to head once per session (per xdist
+    worker), which nothing connects to: each e2e test gets a copy of it (`CREATE DATABASE
+    ... TEMPLATE`, a file copy, cheaper than a migration)."""
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    from bridge.events.migrate import upgrade
+
+    with new_postgres_database("bridge_template") as url:
+        upgrade(url)  # its engine is disposed: a template must have no connection
+        yield make_url(url).database
 
 
 def _empty_postgres(url: str) -> None:
@@ -96,12 +115,17 @@ def sqlite_template(tmp_path_factory) -> Path:
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     if request.param == "postgres":
+        if request.node.get_closest_marker("e2e"):  # processes: a database of their own
+            with new_postgres_database("bridge_e2e", template=request.getfixturevalue("postgres_template")) as url:
+                yield url
+            return
         url = request.getfixturevalue("postgres_url")
         _empty_postgres(url)
-        return url
+        yield url
+        return
     path = tmp_path / "bridge.db"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
 def make_env(database_url: str, **overrides) -> dict:

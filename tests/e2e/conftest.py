@@ -62,6 +62,8 @@ class Stack:
     web_url: str = ""
     emulator_url: str = ""
     processes: dict = field(default_factory=dict)
+    # Every process started, including one whose name a restart gave to its successor.
+    started: list = field(default_factory=list, repr=False)
     _db: Database | None = field(default=None, repr=False)
 
     @property
@@ -75,6 +77,7 @@ class Stack:
         process = subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], env=self.env, cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
+        self.started.append(process)
         if ready_url and wait:
             self.wait_ready(name, ready_url)
         return process
@@ -93,14 +96,13 @@ class Stack:
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         process = self.processes.get(name)
-        if process is None or process.poll() is not None:
-            return process.returncode if process else None
-        os.killpg(process.pid, sig)
-        try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.wait(5)
+        return None if process is None else _stop(process, sig, timeout)
+
+    def close(self) -> None:
+        """Stop every process this stack started (newest first), then its database handle."""
+        for process in reversed(self.started):
+            _stop(process)
+        self.close_db()
 
     def log(self, name: str) -> str:
         path = self.tmp / f"{name}.log"
@@ -164,6 +166,24 @@ class Stack:
         return wait_for(settled, timeout, interval=0.1, what=f"{count} events to settle")
 
 
+def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+    """Signal the process's whole group (gunicorn's workers too) and wait; SIGKILL after
+    `timeout`. A leader that already exited may leave children in its group: they get
+    SIGKILL."""
+    if process.poll() is not None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return process.returncode
+    os.killpg(process.pid, sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(5)
+
+
 def stack_env(database_url: str, tmp: Path, web_port: int, emulator_port: int, **overrides) -> dict:
     emulator = f"http://127.0.0.1:{emulator_port}"
     env = dict(os.environ)
@@ -209,21 +229,32 @@ def start_all(stack: Stack) -> Stack:
     return stack
 
 
-def start_stack(database_url, tmp_path, **overrides) -> Stack:
-    """Emulator, web and worker on free ports; ``overrides`` go into their environment."""
-    return start_all(new_stack(database_url, tmp_path, **overrides))
+def print_logs(stack: Stack, tail: int = 5000) -> None:
+    for name in stack.processes:
+        print(f"----- {name} log (last {tail} chars) -----\n{stack.log(name)[-tail:]}")
+
+
+def started_stack(request, stack: Stack):
+    """Fixture body: start `stack`, yield it, then stop everything it started; also when
+    starting it failed (no process outlives its test). Prints each process's log when
+    starting or the test failed."""
+    try:
+        start_all(stack)
+    except BaseException:
+        stack.close()
+        print_logs(stack)
+        raise
+    try:
+        yield stack
+    finally:
+        stack.close()
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            print_logs(stack)
 
 
 @pytest.fixture
 def stack(database_url, tmp_path, request):
-    stack = start_stack(database_url, tmp_path)
-    yield stack
-    for name in list(stack.processes):
-        stack.stop(name)
-    stack.close_db()
-    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        for name in stack.processes:
-            print(f"----- {name} log -----\n{stack.log(name)[-5000:]}")
+    yield from started_stack(request, new_stack(database_url, tmp_path))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -17,8 +17,7 @@ def bare(database_url, tmp_path):
     stack.web_url = f"http://127.0.0.1:{web_port}"
     stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
     yield stack
-    for name in list(stack.processes):
-        stack.stop(name)
+    stack.close()
 
 
 def procfile() -> dict:

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import new_stack, start_all
+from tests.e2e.conftest import new_stack, started_stack
 from tests.helpers import OTHER_SECRET, SECRET, sample, sample_bytes, signed_headers
 
 # A Kustomer API key looks like a JWT; this one is not real.
@@ -33,13 +33,7 @@ def logged_stack(database_url, tmp_path, request):
                      KUSTOMER_REVIEW_HOOK_URL=f"{emulator}/v1/hooks/web/{HOOK_HASH}",
                      KUSTOMER_SURVEY_HOOK_URL=f"{emulator}/v1/hooks/web/{SURVEY_HASH}",
                      KUSTOMER_MAX_ATTEMPTS="2", KUSTOMER_MAX_WAIT="1", BRIDGE_RETRY_SCHEDULE="0.5,0.5,0.5")
-    try:
-        start_all(stack)
-        yield stack
-    finally:
-        for name in list(stack.processes):
-            stack.stop(name)
-        stack.close_db()
+    yield from started_stack(request, stack)
 
 
 def test_no_secret_and_no_full_email_in_the_bridge_logs(logged_stack):

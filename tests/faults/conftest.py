@@ -120,11 +120,6 @@ class FaultStack(Stack):
         except requests.RequestException:
             return 0
 
-    def close(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
-        self.close_db()
-
 
 @pytest.fixture
 def make_stack(database_url, tmp_path, request):
