@@ -20,6 +20,7 @@ import requests
 
 from bridge.events import store
 from tests.e2e.conftest import (  # noqa: F401 - re-exported for the tests here
+    START_TIMEOUT,
     Stack,
     free_port,
     pytest_runtest_makereport,
@@ -74,7 +75,7 @@ class FaultStack(Stack):
             if process.poll() is not None:
                 raise AssertionError(f"worker exited with {process.returncode}:\n{self.log('worker')[-3000:]}")
             return self.log("worker").count("worker started") > starts
-        wait_for(running, 30, what="the worker to start")
+        wait_for(running, START_TIMEOUT, what="the worker to start")
         return process
 
     def statuses(self) -> dict[str, int]:
