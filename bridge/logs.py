@@ -35,8 +35,8 @@ _SECRETS = [
     (re.compile(r"(/v1/hooks/(?:web|form)/(?:[^/\s\"']+/)?)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*"), r"\1\2…",
      lambda text: "/v1/hooks/" in text),
 ]
-_EXTRA_FIELDS = ("event_id", "webhook_id", "status", "latency_ms", "request_id", "action", "resource_type", "topic",
-                 "method", "path")
+_EXTRA_FIELDS = ("event_id", "webhook_id", "status", "event_status", "latency_ms", "request_id", "action",
+                 "resource_type", "topic", "method", "path")
 
 
 # Fields every log line written in the current context carries (the event being processed).

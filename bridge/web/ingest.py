@@ -27,7 +27,7 @@ from bridge.events import event_insert, json_body
 from bridge.events.models import EventStatus
 from bridge.okendo import envelope
 from bridge.okendo.schemas import EventValidationError, email_of, validate_event
-from bridge.web import signatures, webhook_secrets
+from bridge.web import requestlog, signatures, webhook_secrets
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__)
@@ -80,11 +80,11 @@ def receive():
         log.exception("could not store webhook %s; answering 503 so Okendo retries", verified.id)
         return jsonify(error="storage unavailable, retry later"), 503, {"Retry-After": "5"}
 
-    extra = {"event_id": stored.event_id, "webhook_id": verified.id, "status": stored.status}
+    # On the request's own log line (one line per webhook), with the method, path and answer.
+    requestlog.note("stored webhook" if stored.created else "duplicate webhook", event_id=stored.event_id,
+                    webhook_id=verified.id, event_status=stored.status)
     if not stored.created:
-        log.info("duplicate webhook", extra=extra)
         return jsonify(status="duplicate", event_id=stored.event_id), 200
-    log.info("stored webhook", extra=extra)
     answer = {"status": status, "event_id": stored.event_id}
     if status == EventStatus.INVALID:
         answer["reason"], answer["errors"] = "stored as invalid; fix the mapping or schema and replay", errors

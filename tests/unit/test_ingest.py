@@ -1,5 +1,6 @@
 """POST /webhooks/okendo through the Flask test client, on every storage backend."""
 import json
+import logging
 import threading
 import time
 
@@ -44,6 +45,25 @@ def test_a_repeated_webhook_id_is_stored_once_and_answered_200(client, runtime):
     assert second.json["status"] == "duplicate"
     assert len(stored(runtime)) == 1
     assert runtime.dispatcher.depth() == 1
+
+
+def test_a_webhook_writes_one_log_line_with_the_request_and_the_event(client, runtime, caplog):
+    from bridge.logs import JsonFormatter
+
+    body = sample_bytes("review-create-negative.json")
+    with caplog.at_level(logging.INFO):
+        assert post(client, body, webhook_id="msg_logged").status_code == 202
+        assert post(client, body, webhook_id="msg_logged").status_code == 200
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.levelno >= logging.INFO]
+    assert [line["logger"] for line in lines] == ["bridge.http", "bridge.http"]
+    first, again = lines
+    [event] = stored(runtime)
+    assert first["msg"] == "POST /webhooks/okendo 202: stored webhook"
+    assert (first["method"], first["path"], first["status"], first["event_status"]) == (
+        "POST", "/webhooks/okendo", 202, "pending")
+    assert (first["event_id"], first["webhook_id"]) == (event.id, "msg_logged")
+    assert first["request_id"] and first["latency_ms"] >= 0
+    assert again["msg"] == "POST /webhooks/okendo 200: duplicate webhook" and again["event_id"] == event.id
 
 
 @pytest.mark.parametrize("mutate", [
