@@ -63,6 +63,7 @@ from .errors import (
 )
 from .note_limit import NOTE_BODY_LIMIT, TRUNCATION_MARKER, truncate_note  # noqa: F401 - re-exported
 from .pacing import Pacer
+from bridge.http.env_session import EnvironmentOnceSession
 from bridge.http.retry_after import parse_retry_after, wait_for_server_hint_or
 from bridge.http.scrub import scrub
 
@@ -187,7 +188,7 @@ class KustomerClient:
         self.pacer = pacer if pacer is not None else Pacer(requests_per_minute, sleep=sleep)
         self._owns_session = session is None
         if session is None:
-            session = requests.Session()
+            session = EnvironmentOnceSession()  # the environment read once per origin, not per call
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=20)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
