@@ -124,8 +124,12 @@ class Processor:
             return self._finish(event_id, EventStatus.SKIPPED,
                                 error=f"resource type {validated.resource_type!r} is not relayed")
 
+        # With tickets on, the same read says whether the resource has a ticket row: an event
+        # that wants no ticket (most) then costs no read of its own for it.
+        ticket_of = (validated.subscriber_id, validated.resource_type, validated.resource_id) \
+            if self.tickets is not None and validated.subscriber_id and validated.resource_id else None
         with self.db.reading() as session:
-            older, newer, previous = store.before_round(session, event)
+            older, newer, previous, ticketed = store.before_round(session, event, ticket_of)
         if older is not None:
             return self._wait_for_older(event_id, older)
         if newer is not None and not any(a.status == ActionStatus.DONE for a in previous.values()):
@@ -160,7 +164,8 @@ class Processor:
         if plan.ticket.wanted and self.tickets is not None:
             done = previous.get("ticket")
             if done is None:
-                outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan), unsaved))
+                outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan, ticketed=ticketed),
+                                           unsaved))
             elif done.status == ActionStatus.FAILED:
                 outcomes.append(Outcome("ticket", OutcomeKind.PERMANENT, error=done.error))
 

@@ -63,12 +63,18 @@ class TicketService:
     def __init__(self, *, db, settings, clients):
         self.db, self.settings, self.clients = db, settings, clients
 
-    def apply(self, event_id: int, event, plan) -> Outcome:
-        """Do what `plan.ticket` asks for this event; returns the `ticket` action's outcome."""
+    def apply(self, event_id: int, event, plan, *, ticketed: bool | None = None) -> Outcome:
+        """Do what `plan.ticket` asks for this event; returns the `ticket` action's outcome.
+
+        `ticketed`: whether the resource had a `tickets` row when the round began
+        (`store.before_round`), None when not known. An event that wants no ticket, of a
+        resource that had none, is answered "none" without reading the row again. (A row
+        another worker inserts meanwhile, for an older event of the resource stored after
+        this one was claimed, is a race the read here could lose as well.)"""
         client, problem = self.clients.for_target(plan.kustomer)
         with attempt_log.capture() as tries:
             try:
-                result = self._apply(event_id, event, plan, client, problem)
+                result = self._apply(event_id, event, plan, client, problem, ticketed)
             except Exception as exc:  # noqa: BLE001 - classified by kind below
                 return _outcome_for(exc, tries)
         if isinstance(result, Outcome):
@@ -77,10 +83,12 @@ class TicketService:
                        warnings=tuple(result.get("warnings") or ()))
 
     # -- the steps -------------------------------------------------------------------
-    def _apply(self, event_id, event, plan, client, problem):
+    def _apply(self, event_id, event, plan, client, problem, ticketed=None):
         decision = plan.ticket
         if not event.resource_id or not event.subscriber_id:
             return {"ticket": "none", "reason": "the event has no resource id or store id"}
+        if ticketed is False and not decision.negative:
+            return {"ticket": "none", "reason": decision.clause}
         ticket = self._ticket_row(event)
         if ticket is None and not decision.negative:
             return {"ticket": "none", "reason": decision.clause}

@@ -27,7 +27,7 @@ from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bridge.events.models import Action, Attempt, Event, EventStatus, UTCDateTime
+from bridge.events.models import Action, Attempt, Event, EventStatus, Ticket, UTCDateTime
 
 
 def _param(name: str, column):
@@ -71,15 +71,22 @@ _CLAIMED = SimpleNamespace(id=bindparam("p_id"), resource_type=bindparam("p_reso
 
 
 @functools.cache
-def before_round(ordered: bool):
-    """`store.before_round`'s one SELECT: "recorded", and with `ordered` "older" and "newer".
-    Params: p_id, and with `ordered` p_resource_type, p_subscriber_id, p_resource_id, p_sequence_key."""
+def before_round(ordered: bool, ticketed: bool):
+    """`store.before_round`'s one SELECT: "recorded", with `ordered` "older" and "newer", with
+    `ticketed` "ticketed" (the resource has a `tickets` row). Params: p_id; with `ordered`
+    p_resource_type, p_subscriber_id, p_resource_id, p_sequence_key; with `ticketed`
+    p_ticket_subscriber_id, p_ticket_resource_type, p_ticket_resource_id."""
     from bridge.events.store import _newer_delivered, _older_unfinished
 
     checks = [exists().where(Action.event_id == _CLAIMED.id).label("recorded")]
     if ordered:
         checks += [_older_unfinished(_CLAIMED, Event.id).scalar_subquery().label("older"),
                    _newer_delivered(_CLAIMED, Event.id).scalar_subquery().label("newer")]
+    if ticketed:
+        checks.append(exists().where(
+            Ticket.subscriber_id == bindparam("p_ticket_subscriber_id"),
+            Ticket.resource_type == bindparam("p_ticket_resource_type"),
+            Ticket.resource_id == bindparam("p_ticket_resource_id")).label("ticketed"))
     return select(*checks)
 
 

@@ -16,7 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, literal, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -238,10 +238,21 @@ def _newer_delivered(event, *columns):
     ).order_by(Event.sequence_key.desc()).limit(1)
 
 
-def before_round(session: Session, event) -> tuple[Event | None, Event | None, dict[str, Action]]:
-    """(an older unfinished event, a newer delivered one, `recorded_actions`) for a claimed event, in one
-    statement when there is neither and nothing was recorded yet (the usual case): a worker
-    round's reads cost one round trip.
+class BeforeRound(NamedTuple):
+    """What `before_round` found for a claimed event."""
+
+    older: Event | None  # an older unfinished event of the same resource: wait for it
+    newer: Event | None  # a newer one already delivered: this one is superseded
+    previous: dict[str, Action]  # `recorded_actions`
+    ticketed: bool | None  # the resource has a `tickets` row (None: not asked)
+
+
+def before_round(session: Session, event, ticket_of: tuple[str, str, str] | None = None) -> BeforeRound:
+    """An older unfinished event, a newer delivered one and `recorded_actions` for a claimed
+    event, in one statement when there is neither and nothing was recorded yet (the usual
+    case): a worker round's reads cost one round trip. With `ticket_of` (subscriber id,
+    resource type, resource id), the same statement also says whether that resource has a
+    `tickets` row (`bridge.delivery.tickets` then need not read it for an event that wants no ticket).
 
     The decision is the one statement's: the rows it found are then read by primary key, not
     looked up again by their conditions. The reads run in autocommit, so a second lookup sees
@@ -254,13 +265,17 @@ def before_round(session: Session, event) -> tuple[Event | None, Event | None, d
     if ordered:
         params.update(p_resource_type=event.resource_type, p_subscriber_id=event.subscriber_id,
                       p_resource_id=event.resource_id, p_sequence_key=event.sequence_key)
-    found = _connection(session).execute(round_statements.before_round(ordered), params).one()
+    if ticket_of is not None:
+        params.update(zip(("p_ticket_subscriber_id", "p_ticket_resource_type", "p_ticket_resource_id"), ticket_of))
+    statement = round_statements.before_round(ordered, ticket_of is not None)
+    found = _connection(session).execute(statement, params).one()
     older = newer = None
     if ordered and found.older is not None:
         older = session.get(Event, found.older)
     if ordered and found.newer is not None:
         newer = session.get(Event, found.newer)
-    return older, newer, recorded_actions(session, event.id) if found.recorded else {}
+    previous = recorded_actions(session, event.id) if found.recorded else {}
+    return BeforeRound(older, newer, previous, bool(found.ticketed) if ticket_of is not None else None)
 
 
 # Key in a delivered event's `errors`: the actions it could not do then (e.g. a timeline card

@@ -7,6 +7,7 @@ import pytest
 import responses
 from sqlalchemy import select, update
 
+from bridge.events import store
 from bridge.events.models import Ticket, utcnow
 from tests.conftest import KUSTOMER_BASE, REVIEW_HOOK, SURVEY_HOOK
 from tests.kustomer_contract import checked_mock
@@ -139,6 +140,8 @@ def test_positive_review_opens_no_conversation(client, runtime, kustomer):
     assert runtime.processor.process(event_id) == "delivered"
     assert calls(kustomer, "POST", CONVERSATIONS) == []
     assert calls(kustomer, "GET", CUSTOMER_BY_EMAIL.pattern) == []
+    with runtime.db.session() as session:  # decided from the round's first read (no ticket row)
+        assert store.recorded_actions(session, event_id)["ticket"].result["ticket"] == "none"
 
 
 def test_detractor_survey_opens_a_conversation_with_each_answer_in_the_note(client, runtime, kustomer):
