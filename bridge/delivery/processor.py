@@ -66,8 +66,8 @@ class Processor:
     def process(self, event_id: int) -> str | None:
         """Run one round for this event; returns its new status, or None if not taken."""
         token = leases.new_token()
-        with self.db.reading() as session:  # one statement: atomic by itself
-            claimed = store.claim_round(session, event_id, self.settings.lease_seconds, token=token)
+        with self.db.reading_connection() as connection:  # one statement: atomic by itself
+            claimed = store.claim_round(connection, event_id, self.settings.lease_seconds, token=token)
         if claimed is None:
             return None
         return self._round(claimed, token)
@@ -76,8 +76,8 @@ class Processor:
         """Claim the first due event (bridge.delivery.queue) and run one round for it; False when
         nothing was due. What each worker thread does in a loop."""
         token = leases.new_token()
-        with self.db.reading() as session:  # one statement on PostgreSQL; SQLite's is a transaction
-            claimed = claim_next(session, self.settings.lease_seconds, token)
+        with self.db.reading_connection() as connection:  # one statement on PostgreSQL; SQLite's is a transaction
+            claimed = claim_next(connection, self.settings.lease_seconds, token)
         if claimed is None:
             return False
         self._round(claimed, token)
@@ -128,8 +128,8 @@ class Processor:
         # that wants no ticket (most) then costs no read of its own for it.
         ticket_of = (validated.subscriber_id, validated.resource_type, validated.resource_id) \
             if self.tickets is not None and validated.subscriber_id and validated.resource_id else None
-        with self.db.reading() as session:
-            older, newer, previous, ticketed = store.before_round(session, event, ticket_of)
+        with self.db.reading_connection() as connection:
+            older, newer, previous, ticketed = store.before_round(connection, event, ticket_of)
         if older is not None:
             return self._wait_for_older(event_id, older)
         if newer is not None and not any(a.status == ActionStatus.DONE for a in previous.values()):
@@ -233,7 +233,7 @@ class Processor:
         action row is written only while the round holds the event (`store.record_action`
         with its token); with no action row to write, the lease's renewal is the fence."""
         lease = leases.current()
-        with self.db.session() as session:
+        with self.db.transaction() as session:  # a Core connection: see Database.transaction
             fenced = lease is None
             for key, status, result, error in _action_rows(outcomes):
                 if not store.record_action(session, event_id, key, status, result=result, error=error,
@@ -250,7 +250,7 @@ class Processor:
         """Write the round's final status, fenced by its token, and the outcomes not yet written
         (`_save`) in the same transaction."""
         lease = leases.current()
-        with self.db.session() as session:
+        with self.db.transaction() as session:  # a Core connection: see Database.transaction
             if not store.finish(session, event_id, status, token=lease.token if lease else None, **kwargs):
                 lease.lost = True
                 raise leases.LeaseLost(f"event {event_id} is held by another worker now")

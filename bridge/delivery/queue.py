@@ -91,7 +91,9 @@ def claim_next(session, lease_seconds: float, token: str, now: datetime | None =
     (`Database.reading`)."""
     now = now or utcnow()
     params = store.claimed_params(lease_seconds, token, now)
-    connection = session.connection()  # Core, statements built once: see bridge.events.round_statements
+    # Core, statements built once: see bridge.events.round_statements. `session` may be an ORM
+    # session or a Core connection (`Database.reading_connection`, what a worker thread uses).
+    connection = store.connection_of(session)
     if connection.dialect.name == "postgresql":
         return connection.execute(_claim_first_due(), params).one_or_none()
     for _ in range(3):  # another worker may claim the one we read first: look again

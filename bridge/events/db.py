@@ -12,6 +12,10 @@ next checkout connects afresh), which is the failure policy below. The pool hand
 recently used connection first (LIFO), so under a light load the others go idle and are
 pinged, and the hot one is not.
 
+`Database.transaction()` and `Database.reading_connection()` are the same two on a Core
+connection instead of an ORM session, for the worker round's statements, which need no ORM:
+a session costs more CPU to open, commit and close than the statements it runs (issue 16).
+
 `Database.reading()` is for reads that need no transaction (each statement sees what is
 committed when it runs, which is all READ COMMITTED gives a transaction anyway) and for a
 single statement that is atomic by itself, such as the worker's claim: on PostgreSQL it runs
@@ -27,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, exc
+from sqlalchemy import Connection, create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,8 +96,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._readers = self.sessions if self.is_sqlite else sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            self._autocommit_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,6 +131,22 @@ class Database:
             yield session
         finally:
             session.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """`session()` as a Core connection: committed on success, rolled back on any error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def reading_connection(self) -> Iterator[Connection]:
+        """`reading()` as a Core connection: autocommit on PostgreSQL, a transaction on SQLite."""
+        if self.is_sqlite:
+            with self.engine.begin() as connection:
+                yield connection
+        else:
+            with self._autocommit_engine.connect() as connection:
+                yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

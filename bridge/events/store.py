@@ -54,7 +54,7 @@ def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, 
     values = event_values(webhook_id=webhook_id, body=body, headers=headers, status=status, **fields)
     # One statement: a duplicate webhook id inserts nothing instead of failing, so there is
     # no savepoint to set and release around it (three round trips on PostgreSQL).
-    connection = _connection(session)
+    connection = connection_of(session)
     dialect = connection.dialect.name
     wake = wake if dialect == "postgresql" and status == EventStatus.PENDING else None
     event_id = connection.execute(insert_statement(dialect, wake), values).scalar_one_or_none()
@@ -133,7 +133,7 @@ def claim_round(session: Session, event_id: int, lease_seconds: float, now: date
     now = now or utcnow()
     # Core on the session's connection, one statement built once (bridge.events.round_statements):
     # building it per call, and the ORM's update path, cost more than the statement (issue 16).
-    return _connection(session).execute(
+    return connection_of(session).execute(
         round_statements.claim_by_id(), claimed_params(lease_seconds, token, now) | {"p_id": event_id},
     ).one_or_none()
 
@@ -144,8 +144,14 @@ def claimed_params(lease_seconds: float, token: str | None, now: datetime) -> di
     return {"p_now": now, "p_lease_until": now + timedelta(seconds=lease_seconds), "p_token": token}
 
 
-def _connection(session: Session | Connection) -> Connection:
+def connection_of(session: Session | Connection) -> Connection:
+    """The Core connection under `session` (an ORM session or already a connection)."""
     return session.connection() if isinstance(session, Session) else session
+
+
+def _orm(session: Session | Connection) -> Session:
+    """An ORM session over the same connection, for the rare reads that load whole rows."""
+    return session if isinstance(session, Session) else Session(bind=session)
 
 
 def finish(session: Session, event_id: int, status: str, *, error: str | None = None,
@@ -161,7 +167,7 @@ def finish(session: Session, event_id: int, status: str, *, error: str | None = 
     if token is not None:
         params["p_token"] = token
     statement = round_statements.finish(token is not None, errors is not None, count_attempt)
-    return _connection(session).execute(statement, params).rowcount == 1
+    return connection_of(session).execute(statement, params).rowcount == 1
 
 
 def load(session: Session, event_id: int, with_history: bool = False) -> Event | None:
@@ -191,7 +197,7 @@ def record_action(session: Session, event_id: int, key: str, status: str,
     if token is not None:
         params["p_token"] = token
     # Core on the session's connection, built once: the ORM's insert path costs more, and hides the rowcount.
-    connection = _connection(session)
+    connection = connection_of(session)
     statement = round_statements.record_action(connection.dialect.name, token is not None)
     return connection.execute(statement, params).rowcount == 1
 
@@ -207,7 +213,7 @@ def record_attempts(session: Session, event_id: int, action_key: str, attempts: 
                  status_code=a.status, latency_ms=a.latency_ms, error=a.error, started_at=a.started_at)
             for a in attempts]
     if rows:
-        _connection(session).execute(round_statements.record_attempts(), rows)
+        connection_of(session).execute(round_statements.record_attempts(), rows)
 
 
 def _same_resource(event) -> tuple:
@@ -247,7 +253,7 @@ class BeforeRound(NamedTuple):
     ticketed: bool | None  # the resource has a `tickets` row (None: not asked)
 
 
-def before_round(session: Session, event, ticket_of: tuple[str, str, str] | None = None) -> BeforeRound:
+def before_round(session: Session | Connection, event, ticket_of: tuple[str, str, str] | None = None) -> BeforeRound:
     """An older unfinished event, a newer delivered one and `recorded_actions` for a claimed
     event, in one statement when there is neither and nothing was recorded yet (the usual
     case): a worker round's reads cost one round trip. With `ticket_of` (subscriber id,
@@ -268,13 +274,13 @@ def before_round(session: Session, event, ticket_of: tuple[str, str, str] | None
     if ticket_of is not None:
         params.update(zip(("p_ticket_subscriber_id", "p_ticket_resource_type", "p_ticket_resource_id"), ticket_of))
     statement = round_statements.before_round(ordered, ticket_of is not None)
-    found = _connection(session).execute(statement, params).one()
+    found = connection_of(session).execute(statement, params).one()
     older = newer = None
     if ordered and found.older is not None:
-        older = session.get(Event, found.older)
+        older = _orm(session).get(Event, found.older)
     if ordered and found.newer is not None:
-        newer = session.get(Event, found.newer)
-    previous = recorded_actions(session, event.id) if found.recorded else {}
+        newer = _orm(session).get(Event, found.newer)
+    previous = recorded_actions(_orm(session), event.id) if found.recorded else {}
     return BeforeRound(older, newer, previous, bool(found.ticketed) if ticket_of is not None else None)
 
 
