@@ -54,8 +54,10 @@ def receive():
         return jsonify(error="not set up yet",
                        reason="no Okendo signing secret: connect Okendo at /admin/setup or set "
                               "OKENDO_WEBHOOK_SECRET"), 503, {"Retry-After": "60"}
+    # The headers once, lower-cased: the signature check and the stored copy both read them.
+    lowered = {name.lower(): value for name, value in request.headers.items()}
     try:
-        verified, secret = signatures.verify_signed_by(body, request.headers, secrets)
+        verified, secret = signatures.verify_signed_by(body, lowered, secrets)
     except signatures.SignatureError as exc:
         log.warning("refused webhook: %s", exc)
         note_refused_signature(current_app, str(exc))  # counted in memory; alerts on a burst
@@ -68,7 +70,7 @@ def receive():
         log.warning("refused webhook %s: %s", verified.id, refused)
         note_refused_signature(current_app, refused)
         return jsonify(error="invalid signature", reason=refused), 401
-    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
+    headers = {name: value for name, value in lowered.items() if name in KEPT_HEADERS}
     try:
         # One statement in autocommit: committed when it returns, so before the answer, with
         # no BEGIN and COMMIT round trips, on a bare pooled DBAPI connection (one statement
