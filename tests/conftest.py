@@ -26,7 +26,8 @@ from bridge.config import Settings, normalize_database_url
 from tests import hypothesis_profiles  # noqa: F401 - registers and loads the profiles first
 from tests.helpers import SECRET
 
-pytest_plugins = ["tests.cpu_report", "tests.mapping_cache", "tests.process_guard", "tests.template_cache"]
+pytest_plugins = ["tests.cpu_report", "tests.mapping_cache", "tests.process_guard", "tests.runtime_guard",
+                  "tests.template_cache"]
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
