@@ -26,11 +26,11 @@ from typing import Callable
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import Null
 
-from bridge.events.models import Event, EventStatus
-from bridge.events.store import INSERTED, Stored, event_values, insert_statement
+from bridge.events.models import Event
+from bridge.events.store import INSERTED, Stored, event_values, insert_statement, wake_channel
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,7 @@ def store_event(engine: Engine, *, webhook_id: str, body: bytes, headers: dict, 
     """`store.store_event` for one webhook, committed when it returns: the new event's id, or
     the id and status of the one already stored under `webhook_id` (`created` False)."""
     dialect = engine.dialect
-    wake = wake if dialect.name == "postgresql" and status == EventStatus.PENDING else None
-    insert, lookup = _statements(dialect, wake)
+    insert, lookup = _statements(dialect, wake_channel(dialect.name, status, wake))
     values = event_values(webhook_id=webhook_id, body=body, headers=headers, status=status, **fields)
     dbapi_error = dialect.loaded_dbapi.Error
     try:

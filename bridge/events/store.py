@@ -56,8 +56,8 @@ def store_event(session: Session | Connection, *, webhook_id: str, body: bytes, 
     # no savepoint to set and release around it (three round trips on PostgreSQL).
     connection = connection_of(session)
     dialect = connection.dialect.name
-    wake = wake if dialect == "postgresql" and status == EventStatus.PENDING else None
-    event_id = connection.execute(insert_statement(dialect, wake), values).scalar_one_or_none()
+    event_id = connection.execute(insert_statement(dialect, wake_channel(dialect, status, wake)),
+                                  values).scalar_one_or_none()
     if event_id is not None:
         return Stored(event_id, True, status)
     existing = connection.execute(
@@ -95,6 +95,13 @@ def event_values(*, webhook_id: str, body: bytes, headers: dict, status: str, **
 INSERTED = ("webhook_id", "body", "headers", "status", "attempts", "sequence_key", "received_at",
              "updated_at", "completed_at", "next_attempt_at", "resource_type", "topic", "subscriber_id",
              "resource_id", "sequence_number", "email", "errors", "last_error")
+
+
+def wake_channel(dialect_name: str, status: str, wake: str | None) -> str | None:
+    """The channel an INSERT of an event with `status` notifies: `wake` for a pending event on
+    PostgreSQL (workers LISTEN there), None otherwise (nothing to do yet, or SQLite, whose
+    workers watch the file)."""
+    return wake if dialect_name == "postgresql" and status == EventStatus.PENDING else None
 
 
 @functools.cache
@@ -276,11 +283,13 @@ def before_round(session: Session | Connection, event, ticket_of: tuple[str, str
     statement = round_statements.before_round(ordered, ticket_of is not None)
     found = connection_of(session).execute(statement, params).one()
     older = newer = None
-    if ordered and found.older is not None:
-        older = _orm(session).get(Event, found.older)
-    if ordered and found.newer is not None:
-        newer = _orm(session).get(Event, found.newer)
-    previous = recorded_actions(_orm(session), event.id) if found.recorded else {}
+    if found.recorded or (ordered and (found.older is not None or found.newer is not None)):
+        orm = _orm(session)
+        if ordered and found.older is not None:
+            older = orm.get(Event, found.older)
+        if ordered and found.newer is not None:
+            newer = orm.get(Event, found.newer)
+    previous = recorded_actions(orm, event.id) if found.recorded else {}
     return BeforeRound(older, newer, previous, bool(found.ticketed) if ticket_of is not None else None)
 
 
