@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import e2e, history, ingest, loadgen, mapping_cost, mapping_pickup, pacing, report, scale
+from . import e2e, history, ingest, loadgen, mapping_cost, mapping_pickup, pacing, report, scale, settle
 from .harness import BACKEND_LABEL, Context
 from .processes import DEFAULT_PG_ADMIN_URL, ROOT, loadavg, machine_info, new_secret, postgres_available, stop_all
 
@@ -88,9 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, module in BENCHMARKS.items():
             if name not in selected:
                 continue
-            log(f"\n== {name} (load average {loadavg()})")
+            # Each figure measures the bridge, not the previous benchmark's residue (bench/settle.py).
+            settled = settle.settle(args.pg_url if "postgres" in backends else None)
+            log(f"\n== {name} (load average {loadavg()}; {settled.describe()})")
             try:
-                sections.append(module.run(ctx))
+                section = module.run(ctx)
+                section.note(f"Before this benchmark: {settled.describe()}.")
+                sections.append(section)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 - report it, run the others

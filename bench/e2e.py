@@ -17,13 +17,19 @@ says by how much.
 KUSTOMER_REQUESTS_PER_MINUTE is 6000 here (the shipped 600 would cap delivery at 10/s, below
 the 50/s offered): this measures latency, not the org's budget (see bench/pacing.py).
 A warm-up of 25 events (not counted) comes first; the emulator is reset after it.
+
+The notes also say where the time went, phase by phase (`bench/e2e_phases.py`: the web's part,
+the wake-up and claim, the worker's preparation, the hook POST, and the writes after it), and
+how long the machine was left to settle before each store (`bench/settle.py`).
 """
 from __future__ import annotations
 
 import re
 
+from . import e2e_phases
 from .harness import BACKEND_LABEL, Context, Sender, Stack, percentile, review_id_of
 from .processes import loadavg, temp_database
+from .settle import settle
 from .report import Section, ms, num, verdict
 
 NAME = "e2e"
@@ -41,8 +47,11 @@ def run(ctx: Context) -> Section:
                  f"KUSTOMER_REQUESTS_PER_MINUTE={RPM}; "
                  f"reference: Convoy's published p95 of {CONVOY_P95_MS:.0f} ms at 50 events/s "
                  "(PostgreSQL queue; another machine, another product)")
-    for backend in ctx.backends:
+    for n, backend in enumerate(ctx.backends):
         label = BACKEND_LABEL[backend]
+        # The store before this one leaves work behind (PostgreSQL's checkpoint, the OS's
+        # writeback): let it settle (bench/settle.py); the first store is settled by __main__.
+        settled = settle(ctx.pg_admin_url if backend == "postgres" else None) if n else None
         avg = loadavg()
         ctx.log(f"  {label} (load average {avg})")
         with temp_database(backend, ctx.workdir, ctx.pg_admin_url) as database_url, \
@@ -62,12 +71,14 @@ def run(ctx: Context) -> Section:
             cpu_used = (stack.worker.cpu_seconds() or 0) - (cpu_before or 0) if cpu_before is not None else None
             hooks = stack.received_hooks()
             web_rss, worker_rss = stack.web.peak_rss(), stack.worker.peak_rss()
+            received = {}
+            for hook in hooks:
+                review_id = review_id_of(hook)
+                if review_id is not None:
+                    received.setdefault(review_id, hook["received_at"])
+            phases = e2e_phases.measure(database_url, stack.worker.log_path,
+                                        {s.review_id: s.sent_at for s in sent}, received)
 
-        received = {}
-        for hook in hooks:
-            review_id = review_id_of(hook)
-            if review_id is not None:
-                received.setdefault(review_id, hook["received_at"])
         latencies = [(received[s.review_id] - s.sent_at) * 1000 for s in sent if s.review_id in received]
         answers = [s.answer_ms for s in sent if s.answer_ms is not None]
         not_202 = sum(1 for s in sent if s.status != 202)
@@ -85,12 +96,14 @@ def run(ctx: Context) -> Section:
         section.note(f"{label}: worker threads {threads} (as the worker reported at start); worker CPU "
                      f"{cpu_per_event} per delivered event (all its threads; less disturbed by other "
                      "load than the latencies); "
-                     f"load average at start {avg}; max latency "
+                     f"load average at start {avg}"
+                     f"{'; ' + settled.describe() if settled else ''}; max latency "
                      f"{ms(max(latencies) if latencies else float('nan'))}; webhook answer p50/p99 "
                      f"{ms(percentile(answers, 50))} / {ms(percentile(answers, 99))}; not-202 answers "
                      f"{not_202}; hooks at the emulator {got:,}; sender lag behind schedule p99 "
                      f"{ms(percentile(lags, 99))}; web peak RSS: worker processes max "
                      f"{num(web_rss['max_child'], 'MB', 0)}, master {num(web_rss['main'], 'MB', 0)}")
+        section.note(f"{label}: {e2e_phases.describe(phases)}")
     return section
 
 
