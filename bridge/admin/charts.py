@@ -12,7 +12,7 @@ Failure policy: database errors propagate to the page like the overview's other 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from bridge.events.overview import HourRow
 from bridge.events.models import EventStatus, utcnow

@@ -2,7 +2,6 @@
 
 from .client import (
     HOOK_BODY_LIMIT,
-    NOTE_BODY_LIMIT,
     AttemptInfo,
     HookResult,
     KustomerClient,
@@ -18,6 +17,7 @@ from .errors import (
     parse_error_body,
     redact_url,
 )
+from .note_limit import NOTE_BODY_LIMIT
 from .pacing import Pacer
 
 __all__ = [

@@ -61,7 +61,7 @@ from .errors import (
     error_for_response,
     redact_url,
 )
-from .note_limit import NOTE_BODY_LIMIT, TRUNCATION_MARKER, truncate_note  # noqa: F401 - re-exported
+from .note_limit import truncate_note
 from .pacing import Pacer
 from bridge.http.env_session import EnvironmentOnceSession
 from bridge.http.retry_after import parse_retry_after, wait_for_server_hint_or

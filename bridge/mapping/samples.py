@@ -21,8 +21,7 @@ import dataclasses
 import json
 from functools import lru_cache
 from importlib import resources
-from bridge.okendo.schemas import (RESOURCE_ID_FIELDS, EventValidationError, validate_event)
-from bridge.okendo.schemas import EventValidationError, validate_event
+from bridge.okendo.schemas import RESOURCE_ID_FIELDS, EventValidationError, validate_event
 
 SAMPLE_SUBSCRIBER_ID = "5f0c2a7e-1b7d-4c1e-9a51-3a3c1f0e9b21"
 

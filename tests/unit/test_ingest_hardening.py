@@ -82,10 +82,12 @@ def test_a_store_secret_cannot_sign_an_event_that_names_no_store(two_stores):
     del payload["resource"]["subscriberId"]
     body = json.dumps(payload).encode()
     assert client.post(URL, data=body, headers=signed_headers(body, secret=ACME_SECRET)).status_code == 401
+    assert events(runtime) == []
     # A genuine body that is not JSON names no store and is never delivered: kept as invalid.
     body = b"{not json"
     response = client.post(URL, data=body, headers=signed_headers(body, secret=ACME_SECRET))
     assert response.status_code == 202 and response.json["status"] == "invalid"
+    assert [e.status for e in events(runtime)] == ["invalid"]
 
 
 def test_a_store_naming_an_unset_secret_accepts_nothing(database_url):

@@ -7,7 +7,6 @@ from email.utils import formatdate
 
 import pytest
 import requests
-import responses
 
 from tests.kustomer_contract import checked_mock
 
@@ -24,7 +23,8 @@ from bridge.kustomer import (
     parse_error_body,
     redact_url,
 )
-from bridge.kustomer.client import TRUNCATION_MARKER, parse_ratelimit_reset, parse_retry_after
+from bridge.kustomer.client import parse_ratelimit_reset, parse_retry_after
+from bridge.kustomer.note_limit import TRUNCATION_MARKER
 
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.test-key-do-not-leak"
 BASE = "https://acme.api.kustomerapp.com"
