@@ -8,9 +8,10 @@ This is what the worker runs for "look at event N now". Failure policy:
   (per-resource order); a newer one already delivered makes this one `skipped`; an event
   of a resource another round holds is not claimed at all (`round_statements.runnable`);
 - each action (hook posts, timeline cards, then the ticket, which links the card) that
-  called Kustomer has its outcome committed as soon as it is known, so a crash redoes at
-  most the call that was in flight; one that called nothing is written with the next write
-  (at the latest with the final status), since doing it again costs nothing; done actions
+  called Kustomer has its outcome committed before the round's next call (the last call's in
+  the final status's transaction), so a crash redoes at most one call: the one in flight, or
+  the last one, whose outcome was not committed yet; one that called nothing is written with
+  the next write (at the latest with the final status), since doing it again costs nothing; done actions
   are never redone; an action that does not apply in this org (a timeline card without its
   klass) is ``skipped``: not done, not failed;
 - transient failures are retried on `BRIDGE_RETRY_SCHEDULE`, then `dead`;
@@ -155,16 +156,21 @@ class Processor:
                     outcomes.append(Outcome(hook.key, OutcomeKind.PERMANENT, error=done.error))
                 continue
             hook = delivery_id.stamped(hook, webhook_id)
+            self._before_call(event_id, unsaved)
             outcomes.append(self._save(event_id, self._deliver_hook(hook, plan.kustomer), unsaved))
         for card in plan.cards if self.timeline is not None else ():  # before the ticket: it links the card
             done = previous.get(card.key)
             if done is None:
+                if not self.timeline.calls_nothing(card, validated, plan.kustomer):
+                    self._before_call(event_id, unsaved)
                 outcomes.append(self._save(event_id, self.timeline.apply(card, validated, plan.kustomer), unsaved))
             elif done.status == ActionStatus.FAILED:
                 outcomes.append(Outcome(card.key, OutcomeKind.PERMANENT, error=done.error))
         if plan.ticket.wanted and self.tickets is not None:
             done = previous.get("ticket")
             if done is None:
+                if not self.tickets.calls_nothing(validated, plan, ticketed=ticketed):
+                    self._before_call(event_id, unsaved)
                 outcomes.append(self._save(event_id, self.tickets.apply(event_id, validated, plan, ticketed=ticketed),
                                            unsaved))
             elif done.status == ActionStatus.FAILED:
@@ -213,21 +219,28 @@ class Processor:
 
     # -- bookkeeping ---------------------------------------------------------------
     def _save(self, event_id: int, outcome: Outcome, unsaved: list[Outcome]) -> Outcome:
-        """Put an action's outcome and its HTTP attempts on record (see the failure policy).
+        """Keep an action's outcome and its HTTP attempts for the round's next write (see the
+        failure policy): `_before_call`, before the next action that may call Kustomer, or at the
+        latest the final status's transaction (`_finish`).
 
-        An outcome that called Kustomer is committed at once, with any still unsaved before it,
-        so a crash redoes at most the call in flight. One that called nothing (no ticket wanted,
-        a card whose klass is missing, a hook without a URL) waits in `unsaved` for the next
-        write, at the latest the round's final status (`_finish`): doing it again costs nothing,
-        and waiting saves a transaction per action."""
+        An outcome that called Kustomer is so committed before the next call goes out, and a crash
+        redoes at most one call: the one in flight, or the last one, whose outcome was waiting
+        for its transaction, as a crash just before that commit would anyway. One that called
+        nothing (no ticket wanted, a card whose klass is missing, a hook without a URL) costs
+        nothing to do again. Waiting saves a transaction per action: a one-hook event (the
+        hook, then "no ticket wanted") writes once after its claim, with its final status."""
         unsaved.append(outcome)
-        if outcome.attempts:
-            self._write(event_id, unsaved)
-            unsaved.clear()
         if self.metrics:
             for attempt in outcome.attempts:
                 self.metrics.attempt(outcome.key, attempt.status, attempt.latency_ms)
         return outcome
+
+    def _before_call(self, event_id: int, unsaved: list[Outcome]) -> None:
+        """Commit the outcomes waiting in `unsaved` (`_save`) before the next Kustomer call, when
+        one of them called Kustomer itself: at most one call is ever not on record."""
+        if any(outcome.attempts for outcome in unsaved):
+            self._write(event_id, unsaved)
+            unsaved.clear()
 
     def _write(self, event_id: int, outcomes: list[Outcome]) -> None:
         """Commit these outcomes in one transaction, fenced by the round's lease: the first

@@ -82,13 +82,18 @@ class TicketService:
         return Outcome(KEY, OutcomeKind.DONE, result=result, attempts=list(tries),
                        warnings=tuple(result.get("warnings") or ()))
 
+    def calls_nothing(self, event, plan, *, ticketed: bool | None = None) -> bool:
+        """Whether `apply` is sure to answer without a Kustomer call or a write (the common
+        "no ticket wanted" case). The processor then need not commit the outcome of the call
+        before it first (bridge.delivery.processor._before_call)."""
+        return _answer_without_row(event, plan.ticket, ticketed) is not None
+
     # -- the steps -------------------------------------------------------------------
     def _apply(self, event_id, event, plan, client, problem, ticketed=None):
         decision = plan.ticket
-        if not event.resource_id or not event.subscriber_id:
-            return {"ticket": "none", "reason": "the event has no resource id or store id"}
-        if ticketed is False and not decision.negative:
-            return {"ticket": "none", "reason": decision.clause}
+        answer = _answer_without_row(event, decision, ticketed)
+        if answer is not None:
+            return answer
         ticket = self._ticket_row(event)
         if ticket is None and not decision.negative:
             return {"ticket": "none", "reason": decision.clause}
@@ -276,3 +281,12 @@ def _outcome_for(exc: Exception, tries) -> Outcome:
     if isinstance(exc, KustomerError):
         return Outcome.from_error(KEY, exc, tries)
     raise exc
+
+
+def _answer_without_row(event, decision, ticketed: bool | None) -> dict | None:
+    """The ticket action's result when neither the ticket row nor Kustomer need asking, else None."""
+    if not event.resource_id or not event.subscriber_id:
+        return {"ticket": "none", "reason": "the event has no resource id or store id"}
+    if ticketed is False and not decision.negative:
+        return {"ticket": "none", "reason": decision.clause}
+    return None

@@ -54,6 +54,13 @@ class KlassCatalog:
                 + ", so the timeline route is off for this org; run `bridge kustomer setup-timeline`,"
                 " then replay the events to add their cards")
 
+    def known_off(self, client, name: str) -> bool:
+        """True when `why_not` would answer "off" from what it knows, without asking Kustomer
+        (the klass was missing at a look-up less than MISSING_TTL ago)."""
+        with self._lock:
+            names, fetched, _refused = self._known.get((client.api_base, id(client)), (set(), float("-inf"), None))
+        return name not in names and self.clock() - fetched < MISSING_TTL
+
     def forget(self) -> None:
         with self._lock:
             self._known.clear()

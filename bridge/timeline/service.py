@@ -70,6 +70,19 @@ class TimelineService:
                            retry_after=result.retry_after, attempts=list(tries))
         return Outcome(action.key, OutcomeKind.DONE, result=result, attempts=list(tries))
 
+    def calls_nothing(self, action, event, target) -> bool:
+        """Whether `apply` is sure to answer without calling Kustomer (no card type, no resource
+        id, no key, or the klass known missing: the timeline route is off for this org). The
+        processor then need not commit the outcome of the call before it first
+        (bridge.delivery.processor._before_call)."""
+        if action.problem or (target.api_key and not target.api_base):
+            return True
+        client, _problem = self.clients.for_target(target)
+        klass = klass_for(event.resource_type)
+        if client is None or klass is None or not event.resource_id:
+            return True
+        return self.catalog.known_off(client, klass.name)
+
     def _apply(self, key: str, event, client):
         klass = klass_for(event.resource_type)
         if klass is None or not event.resource_id:

@@ -8,7 +8,7 @@ import responses
 from sqlalchemy import select, update
 
 from bridge.events import store
-from bridge.events.models import Ticket, utcnow
+from bridge.events.models import Event, Ticket, utcnow
 from tests.conftest import KUSTOMER_BASE, REVIEW_HOOK, SURVEY_HOOK
 from tests.kustomer_contract import checked_mock
 from tests.helpers import sample, sample_bytes, signed_headers, with_sequence
@@ -346,3 +346,46 @@ def test_a_round_cut_between_opening_the_conversation_and_recording_it_still_tag
     assert calls(kustomer, "PATCH", PATCH_CONVERSATION.pattern) == []  # nothing to reopen
     [note] = posted(kustomer, "POST", NOTES.pattern)
     assert "still negative" not in note["body"]  # the opening note, not an update
+
+
+def test_the_hooks_outcome_is_on_record_before_the_tickets_first_call(client, runtime, kustomer):
+    """A crash redoes at most one call: the hook's outcome is committed before the ticket's
+    first Kustomer call goes out (bridge.delivery.processor._before_call)."""
+    no_conversation_yet(kustomer)
+    seen = []
+
+    def customer_lookup(request):
+        with runtime.db.session() as session:  # what another connection sees at this moment
+            seen.append({key: action.status for key, action in store.recorded_actions(session, event_id).items()})
+        return 200, {}, json.dumps(CUSTOMER)
+
+    kustomer.add_callback(responses.GET, CUSTOMER_BY_EMAIL, callback=customer_lookup)
+    event_id = ingest(client, sample_bytes("review-create-negative.json"))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert seen and seen[0] == {"hook:reviews": "done"}
+
+
+def test_a_crash_before_the_final_write_redoes_only_the_last_call(client, runtime, kustomer, monkeypatch):
+    """A one-hook event writes the hook's outcome with its final status, in one transaction:
+    a round cut before that commit leaves nothing on record, and the next round posts the hook
+    once more (the one call whose outcome was not committed), then records it."""
+    from bridge.delivery import processor as processor_module
+
+    event_id = ingest(client, sample_bytes("review-create-positive.json"))
+    real_finish = processor_module.store.finish
+
+    def cut_before_the_commit(*args, **kwargs):
+        raise ConnectionError("the worker died here")
+
+    monkeypatch.setattr(processor_module.store, "finish", cut_before_the_commit)
+    assert runtime.processor.process(event_id) == "processing"  # recording the failure fails too: the lease decides
+    with runtime.db.session() as session:
+        assert store.recorded_actions(session, event_id) == {}
+    monkeypatch.setattr(processor_module.store, "finish", real_finish)
+    with runtime.db.session() as session:  # the dead round's lease has run out
+        session.execute(update(Event).where(Event.id == event_id)
+                        .values(status="processing", lease_until=utcnow() - timedelta(seconds=1)))
+    assert runtime.processor.process(event_id) == "delivered"
+    assert len(calls(kustomer, "POST", REVIEW_HOOK)) == 2
+    with runtime.db.session() as session:
+        assert store.recorded_actions(session, event_id)["hook:reviews"].status == "done"

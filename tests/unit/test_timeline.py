@@ -467,3 +467,24 @@ def test_the_common_settings_form_turns_timeline_cards_off_and_on_keeping_commen
     assert [r.name for r in load_mapping_text(on, env=env).routes if not r.is_hook] == ["timeline"]
     settings.timeline = None
     assert apply_settings(on, settings) == on  # untouched when the box was not on the form
+
+
+def test_the_catalog_says_off_without_asking_only_while_its_missing_answer_is_fresh():
+    """`known_off` (what lets the processor keep a hook's outcome for the final write) never
+    asks Kustomer, and says "off" only from a look-up younger than MISSING_TTL."""
+    from types import SimpleNamespace
+
+    from bridge.timeline import catalog as catalog_module
+
+    now = [0.0]
+    catalog = catalog_module.KlassCatalog(clock=lambda: now[0])
+    client = SimpleNamespace(api_base="https://example.invalid")
+    assert not catalog.known_off(client, "okendo_review")  # never looked up: a call may follow
+    with catalog._lock:
+        catalog._known[(client.api_base, id(client))] = (set(), now[0], None)
+    assert catalog.known_off(client, "okendo_review")
+    now[0] += catalog_module.MISSING_TTL
+    assert not catalog.known_off(client, "okendo_review")  # stale: why_not would look again
+    with catalog._lock:
+        catalog._known[(client.api_base, id(client))] = ({"okendo_review"}, now[0], None)
+    assert not catalog.known_off(client, "okendo_review")  # it exists: cards are made
