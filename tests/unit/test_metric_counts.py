@@ -188,3 +188,16 @@ def test_several_folders_at_once_count_each_row_once(runtime):
         assert session.execute(select(func.count()).select_from(Event).where(Event.counted_status.is_(None))
                                ).scalar_one() == 0
     check(runtime)
+
+
+def test_folding_stops_once_it_has_caught_up_not_once_nothing_is_left(runtime, monkeypatch):
+    """A short batch means caught up: the Folder does not fold again and again while a
+    worker keeps finishing events (a few rows per fold, twenty folds a second)."""
+    for n in range(3):
+        add(runtime, n, "delivered")
+    runs = []
+    real_fold = counters.fold
+    monkeypatch.setattr(counters, "fold", lambda session, *a: runs.append(1) or real_fold(session, *a))
+    assert counters.fold_all(runtime.db) == 6  # three events, three attempts
+    assert len(runs) == 1
+    check(runtime)
