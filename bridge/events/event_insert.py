@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import Null
 
+from bridge.events import write_turn
 from bridge.events.models import Event
 from bridge.events.store import INSERTED, Stored, event_values, insert_statement, wake_channel
 
@@ -93,14 +94,25 @@ def store_event(engine: Engine, *, webhook_id: str, body: bytes, headers: dict, 
     except dbapi_error as error:  # the pool could not open a connection
         raise DBAPIError.instance(None, None, error, dbapi_error, dialect=dialect) from error
     connection, cursor, sql = pooled.driver_connection, None, insert.sql
-    switch, autocommit = _AUTOCOMMIT[dialect.name == "sqlite"]
+    sqlite = dialect.name == "sqlite"
+    switch, autocommit = _AUTOCOMMIT[sqlite]
+    parameters = insert.parameters(values)
+    turn = write_turn.for_database(engine.url.database) if sqlite else None
     try:
         previous = getattr(connection, switch)
         setattr(connection, switch, autocommit)
         try:
             cursor = connection.cursor()
-            cursor.execute(sql, insert.parameters(values))
-            rows = cursor.fetchall()  # every row: SQLite commits when the statement is done
+            if turn is None:
+                cursor.execute(sql, parameters)
+                rows = cursor.fetchall()
+            else:  # one SQLite writer at a time, woken in turn (bridge.events.write_turn says why)
+                turn.take()
+                try:
+                    cursor.execute(sql, parameters)
+                    rows = cursor.fetchall()  # every row: SQLite commits when the statement is done
+                finally:
+                    turn.give()
             if rows:
                 return Stored(rows[0][0], True, status)
             sql = lookup.sql
