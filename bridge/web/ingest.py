@@ -17,6 +17,7 @@ stored by the console's setup page).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,63 +37,104 @@ KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "svix-id
                 "svix-signature", "content-type", "user-agent")
 
 
-@bp.post("/webhooks/okendo")
-def receive():
-    runtime = current_app.extensions["bridge"]
-    settings = runtime.settings
-    if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        return _too_large(settings.max_body_bytes)
-    body = request.stream.read(settings.max_body_bytes + 1)
-    if len(body) > settings.max_body_bytes:
-        return _too_large(settings.max_body_bytes)
+PATH = "/webhooks/okendo"
 
+
+@dataclass(frozen=True)
+class Answer:
+    """What the webhook answers, whichever way it was served: the HTTP status, the JSON body,
+    extra headers, and what goes on the request's log line (`requestlog`), if anything."""
+
+    status: int
+    body: dict
+    headers: tuple[tuple[str, str], ...] = ()
+    note: tuple[str, dict] | None = None
+
+
+def too_large(limit: int) -> Answer:
+    return Answer(413, {"error": "payload too large", "limit_bytes": limit})
+
+
+def webhook_headers(environ) -> dict[str, str]:
+    """The request's headers, names lower-cased, from its WSGI variables, as Werkzeug reads
+    them (`request.headers`): read once, for the signature check and the stored copy."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                headers[key[5:].replace("_", "-").lower()] = value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[key.replace("_", "-").lower()] = value
+    return headers
+
+
+@bp.post(PATH)
+def receive():
+    """The webhook through Flask's request cycle. Most webhooks never come here: the app serves
+    a POST with a Content-Length without it (`bridge.web.ingest_wsgi`), with the same `answer`;
+    this view takes the rest (a body of unknown length, say)."""
+    runtime = current_app.extensions["bridge"]
+    limit = runtime.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        result = too_large(limit)
+    else:
+        body = request.stream.read(limit + 1)
+        result = too_large(limit) if len(body) > limit else \
+            answer(current_app, runtime, body, webhook_headers(request.environ))
+    if result.note is not None:
+        requestlog.note(result.note[0], **result.note[1])
+    return jsonify(result.body), result.status, dict(result.headers)
+
+
+def answer(app, runtime, body: bytes, headers: dict[str, str]) -> Answer:
+    """Everything the webhook does once its body is read (within the size limit): check the
+    signature, look at the envelope, store the event with one INSERT, and say what to answer.
+    `headers` are the request's, names lower-cased (`webhook_headers`)."""
     book = webhook_secrets.current(runtime)
     secrets = book.all_secrets()
     if not secrets:
         # Booted before anyone connected Okendo (the console's setup page does): Okendo
         # retries a 503, and nothing unsigned is ever stored.
-        return jsonify(error="not set up yet",
-                       reason="no Okendo signing secret: connect Okendo at /admin/setup or set "
-                              "OKENDO_WEBHOOK_SECRET"), 503, {"Retry-After": "60"}
-    # The headers once, lower-cased: the signature check and the stored copy both read them.
-    lowered = {name.lower(): value for name, value in request.headers.items()}
+        return Answer(503, {"error": "not set up yet",
+                            "reason": "no Okendo signing secret: connect Okendo at /admin/setup or set "
+                                      "OKENDO_WEBHOOK_SECRET"}, (("Retry-After", "60"),))
     try:
-        verified, secret = signatures.verify_signed_by(body, lowered, secrets)
+        verified, secret = signatures.verify_signed_by(body, headers, secrets)
     except signatures.SignatureError as exc:
         log.warning("refused webhook: %s", exc)
-        note_refused_signature(current_app, str(exc))  # counted in memory; alerts on a burst
-        return jsonify(error="invalid signature", reason=str(exc)), 401
+        note_refused_signature(app, str(exc))  # counted in memory; alerts on a burst
+        return Answer(401, {"error": "invalid signature", "reason": str(exc)})
 
     # Only a verified body is parsed (parsing is the costlier, riskier step).
     fields, status, errors = _inspect(body)
     refused = book.refusal(secret, fields.get("subscriber_id"), readable="resource_type" in fields)
     if refused:
         log.warning("refused webhook %s: %s", verified.id, refused)
-        note_refused_signature(current_app, refused)
-        return jsonify(error="invalid signature", reason=refused), 401
-    headers = {name: value for name, value in lowered.items() if name in KEPT_HEADERS}
+        note_refused_signature(app, refused)
+        return Answer(401, {"error": "invalid signature", "reason": refused})
+    kept = {name: value for name, value in headers.items() if name in KEPT_HEADERS}
     try:
         # One statement in autocommit: committed when it returns, so before the answer, with
         # no BEGIN and COMMIT round trips, on a bare pooled DBAPI connection (one statement
         # needs none of a SQLAlchemy Connection's machinery; bridge.events.event_insert). On
         # PostgreSQL the same statement wakes the workers (NOTIFY, sent when it commits).
-        stored = event_insert.store_event(runtime.db.engine, webhook_id=verified.id, body=body, headers=headers,
+        stored = event_insert.store_event(runtime.db.engine, webhook_id=verified.id, body=body, headers=kept,
                                           status=status, errors=errors, wake=queue.CHANNEL, **fields)
     except SQLAlchemyError:
         log.exception("could not store webhook %s; answering 503 so Okendo retries", verified.id)
-        return jsonify(error="storage unavailable, retry later"), 503, {"Retry-After": "5"}
+        return Answer(503, {"error": "storage unavailable, retry later"}, (("Retry-After", "5"),))
 
     # On the request's own log line (one line per webhook), with the method, path and answer.
-    requestlog.note("stored webhook" if stored.created else "duplicate webhook", event_id=stored.event_id,
-                    webhook_id=verified.id, event_status=stored.status)
+    note = ("stored webhook" if stored.created else "duplicate webhook",
+            {"event_id": stored.event_id, "webhook_id": verified.id, "event_status": stored.status})
     if not stored.created:
-        return jsonify(status="duplicate", event_id=stored.event_id), 200
-    answer = {"status": status, "event_id": stored.event_id}
+        return Answer(200, {"status": "duplicate", "event_id": stored.event_id}, note=note)
+    body_ = {"status": status, "event_id": stored.event_id}
     if status == EventStatus.INVALID:
-        answer["reason"], answer["errors"] = "stored as invalid; fix the mapping or schema and replay", errors
+        body_["reason"], body_["errors"] = "stored as invalid; fix the mapping or schema and replay", errors
     elif status == EventStatus.SKIPPED:
-        answer["reason"] = fields["last_error"]
-    return jsonify(answer), 202
+        body_["reason"] = fields["last_error"]
+    return Answer(202, body_, note=note)
 
 
 def _inspect(body: bytes):
@@ -146,7 +188,3 @@ def _text(value, limit: int) -> str | None:
         return None
     text = str(value)[:limit].replace("\x00", "\ufffd")
     return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def _too_large(limit: int):
-    return jsonify(error="payload too large", limit_bytes=limit), 413

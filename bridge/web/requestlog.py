@@ -55,18 +55,24 @@ def _start() -> None:
 def _finish(response):
     request_id = getattr(g, "request_id", None) or incoming_id(None)
     response.headers[HEADER] = request_id
-    started = getattr(g, "request_started", None)
+    write_line(request.method, request.path, response.status_code, getattr(g, "request_started", None),
+               request_id, g.get("request_note"))
+    return response
+
+
+def write_line(method: str, path: str, status: int, started: float | None, request_id: str,
+               noted: tuple[str, dict] | None = None) -> None:
+    """The request's one log line: `started` is its `time.perf_counter()` at arrival, `noted`
+    what the view said (`note`). Also written by the webhook's own WSGI path
+    (bridge.web.ingest_wsgi), which does not go through Flask's request cycle."""
     latency_ms = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
     try:
-        fields = {"method": request.method, "path": request.path, "status": response.status_code,
-                  "latency_ms": latency_ms, "request_id": request_id}
-        noted = g.get("request_note")
+        fields = {"method": method, "path": path, "status": status, "latency_ms": latency_ms,
+                  "request_id": request_id}
         if noted is None:
-            log.info("%s %s %s", request.method, request.path, response.status_code, extra=fields)
+            log.info("%s %s %s", method, path, status, extra=fields)
         else:
             message, more = noted
-            log.info("%s %s %s: %s", request.method, request.path, response.status_code, message,
-                     extra={**more, **fields})
+            log.info("%s %s %s: %s", method, path, status, message, extra={**more, **fields})
     except Exception:  # noqa: BLE001 - see the failure policy
         pass
-    return response
