@@ -113,20 +113,30 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+@contextmanager
+def e2e_database(request, backend: str, directory: Path) -> Iterator[str]:
+    """A database for processes to share (the URL): on PostgreSQL a copy of the migrated
+    template, dropped with its connections afterwards; on SQLite a copy of the migrated file
+    in `directory`. `request` may be module-scoped (a stack shared by a module's tests)."""
+    if backend == "postgres":
+        with new_postgres_database("bridge_e2e", template=request.getfixturevalue("postgres_template")) as url:
+            yield url
+        return
+    path = directory / "bridge.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    yield f"sqlite:///{path}"
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
-    if request.param == "postgres":
-        if request.node.get_closest_marker("e2e"):  # processes: a database of their own
-            with new_postgres_database("bridge_e2e", template=request.getfixturevalue("postgres_template")) as url:
-                yield url
-            return
+    if request.param == "postgres" and not request.node.get_closest_marker("e2e"):
         url = request.getfixturevalue("postgres_url")
         _empty_postgres(url)
         yield url
         return
-    path = tmp_path / "bridge.db"
-    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-    yield f"sqlite:///{path}"
+    # processes (e2e) get a PostgreSQL database of their own; SQLite is a file per test anyway
+    with e2e_database(request, request.param, tmp_path) as url:
+        yield url
 
 
 def make_env(database_url: str, **overrides) -> dict:

@@ -16,6 +16,10 @@ torn down, every process of this user whose environment holds the marker is stil
 only if something forgot to stop it. Reading `/proc/<pid>/environ` of a few hundred
 processes costs milliseconds. Linux only; elsewhere the guard does nothing.
 
+A stack that a module's tests share (`tests/e2e/conftest.py`, `SharedStack`) outlives each
+of its tests by design: its processes carry a marker of their own (`shared_mark()`), not the
+test's, and `check_gone(mark)` holds them to the same rule when the module's fixture ends.
+
 Failure policy: leftovers are SIGKILLed (again and again, for up to 5 s, until none is left) and
 the test's teardown fails with their command lines; a process that is already a zombie
 (exited, not yet reaped) is not counted, it holds nothing.
@@ -70,6 +74,30 @@ def pytest_runtest_setup(item):
     return (yield)
 
 
+def shared_mark() -> str:
+    """A marker value for processes shared by several tests (put it in their environment as
+    `VARIABLE`); the fixture that owns them calls `check_gone` on it when it ends."""
+    return f"{os.getpid()}-shared-{next(_counter)}"
+
+
+def check_gone(value: str, owner: str = "this test") -> None:
+    """Kill every live process carrying marker `value` and fail, naming them, if there was any."""
+    mark = f"{VARIABLE}={value}".encode()
+    left = _marked(mark)
+    if not left:
+        return
+    deadline = time.monotonic() + 5
+    alive = left
+    while alive and time.monotonic() < deadline:  # a child may fork while we kill
+        _kill(alive)
+        time.sleep(0.05)
+        alive = _marked(mark)
+        left.update(alive)
+    listing = "\n".join(f"  {pid}: {command}" for pid, command in sorted(left.items()))
+    raise AssertionError(f"{len(left)} process(es) {owner} started were still running after "
+                         f"its teardown; killed them (tests/process_guard.py):\n{listing}")
+
+
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item, nextitem):
     try:
@@ -77,16 +105,4 @@ def pytest_runtest_teardown(item, nextitem):
     finally:
         value = os.environ.pop(VARIABLE, None)
         if value is not None:
-            mark = f"{VARIABLE}={value}".encode()
-            left = _marked(mark)
-            if left:
-                deadline = time.monotonic() + 5
-                alive = left
-                while alive and time.monotonic() < deadline:  # a child may fork while we kill
-                    _kill(alive)
-                    time.sleep(0.05)
-                    alive = _marked(mark)
-                    left.update(alive)
-                listing = "\n".join(f"  {pid}: {command}" for pid, command in sorted(left.items()))
-                raise AssertionError(f"{len(left)} process(es) this test started were still running after "
-                                     f"its teardown; killed them (tests/process_guard.py):\n{listing}")
+            check_gone(value)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from click.testing import CliRunner
 
@@ -33,7 +34,9 @@ from bridge.cli import main as cli_main
 from bridge.config import normalize_database_url
 from bridge.events import store
 from bridge.events.db import Database
-from tests.conftest import make_env
+from tests.conftest import BACKENDS, e2e_database, make_env
+from tests.process_guard import VARIABLE as PROCESS_MARK
+from tests.process_guard import check_gone, shared_mark
 
 ROOT = Path(__file__).resolve().parents[2]
 # Hang guards, not expectations: a process starts in seconds and a CLI run ends in one or
@@ -41,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # `bridge kustomer setup-timeline` over 60 s, and each such timeout failed a sound test.
 START_TIMEOUT = 90
 CLI_TIMEOUT = 180
+# An event in one of these statuses is done: no process will touch it again by itself.
+FINAL = {"delivered", "dead", "skipped", "invalid"}
 
 
 def free_port() -> int:
@@ -104,9 +109,11 @@ class Stack:
         return None if process is None else _stop(process, sig, timeout)
 
     def close(self) -> None:
-        """Stop every process this stack started (newest first), then its database handle."""
-        for process in reversed(self.started):
-            _stop(process)
+        """Stop every process this stack started, then its database handle. All are signalled
+        first and then waited for, so their graceful shutdowns overlap instead of adding up."""
+        signalled = [process for process in reversed(self.started) if _signal(process)]
+        for process in signalled:
+            _wait_or_kill(process)
         self.close_db()
 
     def log(self, name: str) -> str:
@@ -163,11 +170,9 @@ class Stack:
         return subprocess.CompletedProcess(["bridge", *args], result.exit_code, result.stdout, result.stderr)
 
     def wait_until_settled(self, count: int, timeout: float = 60) -> list[dict]:
-        final = {"delivered", "dead", "skipped", "invalid"}
-
         def settled():
             rows = self.events()
-            return rows if len(rows) >= count and all(r["status"] in final for r in rows) else None
+            return rows if len(rows) >= count and all(r["status"] in FINAL for r in rows) else None
         return wait_for(settled, timeout, interval=0.1, what=f"{count} events to settle")
 
 
@@ -175,13 +180,23 @@ def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float =
     """Signal the process's whole group (gunicorn's workers too) and wait; SIGKILL after
     `timeout`. A leader that already exited may leave children in its group: they get
     SIGKILL."""
+    return _wait_or_kill(process, timeout) if _signal(process, sig) else process.returncode
+
+
+def _signal(process: subprocess.Popen, sig: int = signal.SIGTERM) -> bool:
+    """Send `sig` to the process's group; False (and SIGKILL to what is left of the group)
+    when the leader already exited."""
     if process.poll() is not None:
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        return process.returncode
+        return False
     os.killpg(process.pid, sig)
+    return True
+
+
+def _wait_or_kill(process: subprocess.Popen, timeout: float = 30) -> int | None:
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -260,6 +275,112 @@ def started_stack(request, stack: Stack):
 @pytest.fixture
 def stack(database_url, tmp_path, request):
     yield from started_stack(request, new_stack(database_url, tmp_path))
+
+
+# -- one stack for the tests of a module --------------------------------------------------
+
+# What flows through a stack: emptied between the tests that share it. What its processes
+# loaded at start (mapping versions, stored settings) stays, as it would for a fresh stack.
+FLOW_TABLES = ("attempts", "actions", "tickets", "events", "signature_refusals", "metric_counts")
+
+
+class SharedStack:
+    """A stack shared by the tests of one module that take the default stack as it is (no
+    setting of their own): a stack start is about 9 s of CPU on 2 cores, most of an e2e
+    test's cost.
+
+    Isolation, before each test but the first: every event must be final (nothing in
+    flight), then the flow's rows are deleted and the emulator is reset (`POST
+    /__emulator/reset`: records, counters, faults, config). So each test sees only its own
+    events, hooks and conversations, as on a fresh stack. A stack that is not sound for
+    the next test is replaced by a fresh one: after a failed test (setup or call), when a
+    process exited (a test that stopped one and did not start it again), when web does not
+    answer, or when its events do not settle. Its processes carry a marker of the module's
+    (`tests/process_guard.py`), checked when the module ends.
+    """
+
+    def __init__(self, database_url: str, directory: Path):
+        self.database_url = database_url
+        self.directory = directory
+        self.mark = shared_mark()
+        self.stack: Stack | None = None
+        self.starts = 0
+
+    def for_test(self, request):
+        """Fixture body: a sound stack, reset for this test (or fresh), then judged after it."""
+        if self.stack is not None and not self._reset():
+            self.discard()
+        if self.stack is None:
+            self._start()
+        try:
+            yield self.stack
+        finally:
+            if any(getattr(request.node, f"rep_{when}", None) is not None
+                   and getattr(request.node, f"rep_{when}").failed for when in ("setup", "call")):
+                print_logs(self.stack)
+                self.discard()
+
+    def _start(self) -> None:
+        self.starts += 1
+        directory = self.directory / f"stack{self.starts}"
+        directory.mkdir()
+        stack = new_stack(self.database_url, directory)
+        stack.env[PROCESS_MARK] = self.mark
+        self.stack = stack
+        try:
+            _empty_flow_tables(stack)  # a stack replaced after a failure: its rows go too
+            start_all(stack)
+        except BaseException:
+            print_logs(stack)
+            self.discard()
+            raise
+
+    def _reset(self) -> bool:
+        """Make the running stack as a fresh one for the next test; False if it cannot be."""
+        stack = self.stack
+        if any(process.poll() is not None for process in stack.processes.values()):
+            return False
+        try:
+            if requests.get(f"{stack.web_url}/healthz", timeout=5).status_code != 200:
+                return False
+            wait_for(lambda: all(row["status"] in FINAL for row in stack.events()), 30,
+                     what="the previous test's events to be final")
+            _empty_flow_tables(stack)
+            requests.post(f"{stack.emulator_url}/__emulator/reset", timeout=5).raise_for_status()
+        except (AssertionError, requests.RequestException):
+            return False
+        return True
+
+    def discard(self) -> None:
+        if self.stack is not None:
+            self.stack.close()
+            self.stack = None
+
+    def close(self) -> None:
+        self.discard()
+        check_gone(self.mark, owner="a module's shared stack")
+
+
+def _empty_flow_tables(stack: Stack) -> None:
+    """Delete every row of `FLOW_TABLES` (DELETE, not TRUNCATE: it takes no lock that would
+    wait for, or deadlock with, the stack's idle connections)."""
+    with stack.db.session() as session:
+        for table in FLOW_TABLES:
+            session.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_stack(request, tmp_path_factory):
+    """A `SharedStack` per module and backend (pytest orders a module's tests by backend, so
+    there is one stack per backend unless a test leaves it unsound). A module that uses it
+    defines `stack` from it and is one xdist group, so that its tests share one xdist worker."""
+    directory = tmp_path_factory.mktemp("shared-stack")
+    with e2e_database(request, request.param, directory) as url:
+        shared = SharedStack(url, directory)
+        try:
+            yield shared
+        finally:
+            shared.close()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,10 +2,20 @@
 import concurrent.futures
 import json
 
+import pytest
 import requests
 
 from tests.e2e.conftest import wait_for
 from tests.helpers import SAMPLES, sample_bytes, signed_headers
+
+# The tests here take the default stack as it is: they share one per backend (SharedStack
+# resets it between them), and run on one xdist worker so that they can.
+pytestmark = pytest.mark.xdist_group("shared-stack-flow")
+
+
+@pytest.fixture
+def stack(shared_stack, request):
+    yield from shared_stack.for_test(request)
 
 
 def test_samples_sent_with_send_sample_are_stored_and_relayed(stack):

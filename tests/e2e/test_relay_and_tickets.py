@@ -1,10 +1,20 @@
 """Relay and tickets end to end: gunicorn + worker + emulator, with injected failures."""
 import json
 
+import pytest
+import requests
+
 from tests.e2e.conftest import wait_for
 from tests.helpers import SAMPLES, sample, signed_headers, with_sequence
 
-import requests
+# The tests here take the default stack as it is: they share one per backend (SharedStack
+# resets it between them), and run on one xdist worker so that they can.
+pytestmark = pytest.mark.xdist_group("shared-stack-relay")
+
+
+@pytest.fixture
+def stack(shared_stack, request):
+    yield from shared_stack.for_test(request)
 
 
 def post(stack, body: bytes, webhook_id=None):
