@@ -1,7 +1,7 @@
 """End-to-end fixtures: the real processes a user runs.
 
-`stack` starts `bridge kustomer-emulator`, `bridge web` (gunicorn) and
-`bridge worker` as child processes on free ports, against the test database
+`stack` starts `bridge web` (gunicorn) and `bridge worker` as child processes, and the
+Kustomer emulator in a thread of the test process (`Stack.start_emulator`), on free ports, against the test database
 (SQLite on disk, or PostgreSQL when TEST_DATABASE_URL is set), and stops them
 afterwards. Each process's output goes to a file that is printed when a test
 fails, so a failure explains itself.
@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +27,14 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import text
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from click.testing import CliRunner
 
 from bridge.cli import _event_summary
 from bridge.cli import main as cli_main
 from bridge.config import normalize_database_url
+from bridge.devtools.emulator.app import emulator_app_from_env
 from bridge.events import store
 from bridge.events.db import Database
 from tests.conftest import BACKENDS, e2e_database, make_env
@@ -72,6 +75,8 @@ class Stack:
     web_url: str = ""
     emulator_url: str = ""
     processes: dict = field(default_factory=dict)
+    # name -> the emulator's HTTP server, served from a thread of this process
+    servers: dict = field(default_factory=dict, repr=False)
     # Every process started, including one whose name a restart gave to its successor.
     started: list = field(default_factory=list, repr=False)
     _db: Database | None = field(default=None, repr=False)
@@ -91,6 +96,21 @@ class Stack:
         if ready_url and wait:
             self.wait_ready(name, ready_url)
         return process
+
+    def start_emulator(self, name: str = "emulator") -> None:
+        """The Kustomer emulator (a test double: users never run it beside the bridge) on
+        `emulator_url`, served by werkzeug's threaded server from a thread of this process:
+        real HTTP, the app `bridge kustomer-emulator` serves, configured from this stack's
+        environment the same way (EMULATOR_API_KEY, ..._RATE_LIMIT, ..._HOOK_LIMIT). Its own
+        interpreter and gunicorn cost about a second of CPU per stack; the emulator under
+        gunicorn is tested by tests/e2e/test_emulator_serve.py. Ready when this returns (the
+        port is bound)."""
+        port = int(self.emulator_url.rsplit(":", 1)[1])
+        server = make_server("127.0.0.1", port, emulator_app_from_env(self.env), threaded=True,
+                             request_handler=_QuietHandler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                         name=f"{name}-{port}", daemon=True).start()
+        self.servers[name] = server
 
     def wait_ready(self, name: str, ready_url: str, timeout: float = START_TIMEOUT) -> None:
         process = self.processes[name]
@@ -114,6 +134,10 @@ class Stack:
         signalled = [process for process in reversed(self.started) if _signal(process)]
         for process in signalled:
             _wait_or_kill(process)
+        for server in self.servers.values():
+            server.shutdown()
+            server.server_close()
+        self.servers.clear()
         self.close_db()
 
     def log(self, name: str) -> str:
@@ -204,6 +228,13 @@ def _wait_or_kill(process: subprocess.Popen, timeout: float = 30) -> int | None:
         return process.wait(5)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No line per request on this process's stderr (gunicorn's access log was off too)."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
 def stack_env(database_url: str, tmp: Path, web_port: int, emulator_port: int, **overrides) -> dict:
     emulator = f"http://127.0.0.1:{emulator_port}"
     env = dict(os.environ)
@@ -239,12 +270,12 @@ def new_stack(database_url, tmp_path, **overrides) -> Stack:
 
 
 def start_all(stack: Stack) -> Stack:
-    """Start the emulator, web and worker side by side: none of the three needs another to
-    start (they meet at the database and at the emulator's URL only when events flow)."""
-    stack.start("emulator", "kustomer-emulator", "--port", stack.emulator_url.rsplit(":", 1)[1], wait=False)
+    """Start web and the worker side by side, and the emulator: none of the three needs
+    another to start (they meet at the database and at the emulator's URL only when events
+    flow)."""
     stack.start("web", "web", wait=False)
     stack.start("worker", "worker")
-    stack.wait_ready("emulator", f"{stack.emulator_url}/__emulator/health")
+    stack.start_emulator()
     stack.wait_ready("web", f"{stack.web_url}/healthz")
     return stack
 
@@ -338,7 +369,7 @@ class SharedStack:
     def _reset(self) -> bool:
         """Make the running stack as a fresh one for the next test; False if it cannot be."""
         stack = self.stack
-        if any(process.poll() is not None for process in stack.processes.values()):
+        if any(process.poll() is not None for process in stack.processes.values()) or not stack.servers:
             return False
         try:
             if requests.get(f"{stack.web_url}/healthz", timeout=5).status_code != 200:

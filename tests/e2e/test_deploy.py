@@ -46,8 +46,7 @@ def test_release_command_is_idempotent(bare):
 
 def test_web_and_worker_start_serve_and_stop_gracefully_on_sigterm(bare):
     run_procfile_command(bare, procfile()["release"])
-    bare.start("emulator", "kustomer-emulator", "--port", bare.emulator_url.rsplit(":", 1)[1],
-               ready_url=f"{bare.emulator_url}/__emulator/health")
+    bare.start_emulator()
     bare.start("web", *procfile_args(procfile()["web"]), ready_url=f"{bare.web_url}/healthz")
     bare.start("worker", *procfile_args(procfile()["worker"]))
     assert requests.get(f"{bare.web_url}/readyz", timeout=5).status_code == 200
@@ -76,8 +75,7 @@ def test_web_refuses_to_start_on_an_unmigrated_database(bare, tmp_path):
 
 
 def test_kustomer_check_passes_against_the_emulator_and_explains_a_bad_key(bare):
-    bare.start("emulator", "kustomer-emulator", "--port", bare.emulator_url.rsplit(":", 1)[1],
-               ready_url=f"{bare.emulator_url}/__emulator/health")
+    bare.start_emulator()
     good = bare.cli("kustomer", "check", check=False)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "the key is valid" in good.stdout and "FAIL" not in good.stdout
@@ -93,8 +91,7 @@ def test_kustomer_check_passes_against_the_emulator_and_explains_a_bad_key(bare)
 
 
 def test_kustomer_check_names_a_missing_hook_url(bare):
-    bare.start("emulator", "kustomer-emulator", "--port", bare.emulator_url.rsplit(":", 1)[1],
-               ready_url=f"{bare.emulator_url}/__emulator/health")
+    bare.start_emulator()
     bare.env.pop("KUSTOMER_SURVEY_HOOK_URL")
     result = bare.cli("kustomer", "check", check=False)
     assert result.returncode == 1

@@ -38,13 +38,11 @@ def fresh(database_url, tmp_path, okendo):
         env.pop(name)
     stack = Stack(env=env, tmp=tmp_path, web_url=f"http://127.0.0.1:{web_port}",
                   emulator_url=f"http://127.0.0.1:{emulator_port}")
-    stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port),
-                ready_url=f"{stack.emulator_url}/__emulator/health")
+    stack.start_emulator()
     stack.start("web", "web", ready_url=f"{stack.web_url}/healthz")
     stack.start("worker", "worker")
     yield stack
-    for name in list(stack.processes):
-        stack.stop(name)
+    stack.close()
 
 
 def test_an_admin_connects_okendo_and_kustomer_in_the_browser(fresh, okendo, browser):

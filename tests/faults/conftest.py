@@ -138,12 +138,11 @@ def make_stack(database_url, tmp_path, request):
         stack.web_url = f"http://127.0.0.1:{web_port}"
         stack.emulator_url = f"http://127.0.0.1:{emulator_port}"
         built.append(stack)
-        if start:  # the emulator starts while the bridge does (neither waits for the other)
-            stack.start("emulator", "kustomer-emulator", "--port", str(emulator_port), wait=False)
+        if start:
+            stack.start_emulator()
             stack.start_web()
             if worker:
                 stack.start_worker()
-            stack.wait_ready("emulator", f"{stack.emulator_url}/__emulator/health")
         return stack
 
     yield build

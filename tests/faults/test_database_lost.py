@@ -62,8 +62,7 @@ def test_web_and_worker_ride_out_a_lost_database_and_lose_no_acknowledged_event(
     if not stack.is_postgres:
         pytest.skip("PostgreSQL only: a SQLite store is a local file, there is no server or connection to lose "
                     "(its failure modes are a full or read-only disk, not an outage the bridge rides out)")
-    stack.start("emulator", "kustomer-emulator", "--port", stack.emulator_url.rsplit(":", 1)[1],
-                ready_url=f"{stack.emulator_url}/__emulator/health")
+    stack.start_emulator()
     stack.start_web()
     stack.start_worker()
     outage = DatabaseOutage(stack.env["DATABASE_URL"])

@@ -345,6 +345,20 @@ def reset():
 
 # ---- running it ----------------------------------------------------------------------
 
+def emulator_app_from_env(environ, *, api_key: str | None = None, org_id: str | None = None,
+                          rate_limit_per_minute: int | None = None,
+                          hook_limit_per_minute: int | None = None, faults: dict | None = None) -> Flask:
+    """The app ``serve()`` runs: what is not given comes from ``environ``'s EMULATOR_API_KEY
+    (default "emulator-key"), EMULATOR_RATE_LIMIT and EMULATOR_HOOK_LIMIT (default 0 =
+    unlimited). The tests also serve it from a thread (tests/e2e/conftest.py)."""
+    if rate_limit_per_minute is None:
+        rate_limit_per_minute = int(environ.get("EMULATOR_RATE_LIMIT") or 0)
+    if hook_limit_per_minute is None:
+        hook_limit_per_minute = int(environ.get("EMULATOR_HOOK_LIMIT") or 0)
+    return create_emulator_app(api_key or environ.get("EMULATOR_API_KEY") or DEFAULT_API_KEY, org_id,
+                               rate_limit_per_minute, hook_limit_per_minute, faults=faults)
+
+
 def serve(host: str = "127.0.0.1", port: int = 8099, *, api_key: str | None = None,
           org_id: str | None = None, rate_limit_per_minute: int | None = None,
           hook_limit_per_minute: int | None = None, latency_ms: float = 0.0,
@@ -360,12 +374,9 @@ def serve(host: str = "127.0.0.1", port: int = 8099, *, api_key: str | None = No
     from gunicorn.app.base import BaseApplication
 
     api_key = api_key or os.environ.get("EMULATOR_API_KEY") or DEFAULT_API_KEY
-    if rate_limit_per_minute is None:
-        rate_limit_per_minute = int(os.environ.get("EMULATOR_RATE_LIMIT") or 0)
-    if hook_limit_per_minute is None:
-        hook_limit_per_minute = int(os.environ.get("EMULATOR_HOOK_LIMIT") or 0)
-    app = create_emulator_app(
-        api_key, org_id, rate_limit_per_minute, hook_limit_per_minute,
+    app = emulator_app_from_env(
+        os.environ, api_key=api_key, org_id=org_id, rate_limit_per_minute=rate_limit_per_minute,
+        hook_limit_per_minute=hook_limit_per_minute,
         faults={"latency_ms": latency_ms, "error_rate": error_rate, **(faults or {})})
 
     def when_ready(server):
