@@ -27,7 +27,7 @@ from tests import hypothesis_profiles  # noqa: F401 - registers and loads the pr
 from tests.helpers import SECRET
 
 pytest_plugins = ["tests.cpu_report", "tests.mapping_cache", "tests.process_guard", "tests.runtime_guard",
-                  "tests.template_cache"]
+                  "tests.template_cache", "tests.xdist_groups"]
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])

@@ -40,6 +40,7 @@ from bridge.events.db import Database
 from tests.conftest import BACKENDS, e2e_database, make_env
 from tests.process_guard import VARIABLE as PROCESS_MARK
 from tests.process_guard import check_gone, shared_mark
+from tests.xdist_groups import SAME_WORKER
 
 ROOT = Path(__file__).resolve().parents[2]
 # Hang guards, not expectations: a process starts in seconds and a CLI run ends in one or
@@ -235,25 +236,30 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+# For a test whose subject is not the web process (it is only the way in): one gunicorn worker
+# instead of the shipped two saves about a second of CPU per stack. Tests of ingest, of the
+# deployed config and of what two processes share keep the shipped 2.
+ONE_WEB_WORKER = {"WEB_CONCURRENCY": "1"}
+
+
 def stack_env(database_url: str, tmp: Path, web_port: int, emulator_port: int, **overrides) -> dict:
     emulator = f"http://127.0.0.1:{emulator_port}"
     env = dict(os.environ)
-    env.update(make_env(
-        database_url,
-        KUSTOMER_API_KEY="emulator-key",
-        KUSTOMER_API_BASE=emulator,
-        KUSTOMER_REVIEW_HOOK_URL=f"{emulator}/v1/hooks/web/reviews",
-        KUSTOMER_SURVEY_HOOK_URL=f"{emulator}/v1/hooks/web/surveys",
-        PORT=str(web_port),
-        BRIDGE_INSTANCE_DIR=str(tmp / "instance"),
-        BRIDGE_RETRY_SCHEDULE="0.5,1,1",
-        BRIDGE_SWEEP_INTERVAL="1",
-        BRIDGE_STALE_AFTER="3",
-        BRIDGE_LEASE_SECONDS="10",
-        WEB_CONCURRENCY="2",
-        GUNICORN_ACCESS_LOG="",
+    env.update(make_env(database_url, **{
+        "KUSTOMER_API_KEY": "emulator-key",
+        "KUSTOMER_API_BASE": emulator,
+        "KUSTOMER_REVIEW_HOOK_URL": f"{emulator}/v1/hooks/web/reviews",
+        "KUSTOMER_SURVEY_HOOK_URL": f"{emulator}/v1/hooks/web/surveys",
+        "PORT": str(web_port),
+        "BRIDGE_INSTANCE_DIR": str(tmp / "instance"),
+        "BRIDGE_RETRY_SCHEDULE": "0.5,1,1",
+        "BRIDGE_SWEEP_INTERVAL": "1",
+        "BRIDGE_STALE_AFTER": "3",
+        "BRIDGE_LEASE_SECONDS": "10",
+        "WEB_CONCURRENCY": "2",  # the shipped default (bridge/gunicorn_conf.py)
+        "GUNICORN_ACCESS_LOG": "",
         **overrides,
-    ))
+    }))
     env.pop("QUEUE_URL", None)  # the real backend for this database, not the in-memory one
     if "QUEUE_URL" in overrides:
         env["QUEUE_URL"] = overrides["QUEUE_URL"]
@@ -330,8 +336,9 @@ class SharedStack:
     (`tests/process_guard.py`), checked when the module ends.
     """
 
-    def __init__(self, database_url: str, directory: Path):
+    def __init__(self, database_url: str, directory: Path, **overrides):
         self.database_url = database_url
+        self.overrides = overrides
         self.directory = directory
         self.mark = shared_mark()
         self.stack: Stack | None = None
@@ -355,7 +362,7 @@ class SharedStack:
         self.starts += 1
         directory = self.directory / f"stack{self.starts}"
         directory.mkdir()
-        stack = new_stack(self.database_url, directory)
+        stack = new_stack(self.database_url, directory, **self.overrides)
         stack.env[PROCESS_MARK] = self.mark
         self.stack = stack
         try:
@@ -404,10 +411,12 @@ def _empty_flow_tables(stack: Stack) -> None:
 def shared_stack(request, tmp_path_factory):
     """A `SharedStack` per module and backend (pytest orders a module's tests by backend, so
     there is one stack per backend unless a test leaves it unsound). A module that uses it
-    defines `stack` from it and is one xdist group, so that its tests share one xdist worker."""
+    defines `stack` from it and is listed in tests/xdist_groups.py, so that its tests share one
+    xdist worker; its `SHARED_STACK_ENV` (if any) goes into the stack's environment."""
+    assert request.node.nodeid in SAME_WORKER, f"add {request.node.nodeid} to tests/xdist_groups.py SAME_WORKER"
     directory = tmp_path_factory.mktemp("shared-stack")
     with e2e_database(request, request.param, directory) as url:
-        shared = SharedStack(url, directory)
+        shared = SharedStack(url, directory, **getattr(request.module, "SHARED_STACK_ENV", {}))
         try:
             yield shared
         finally:

@@ -9,10 +9,7 @@ from tests.e2e.conftest import wait_for
 from tests.helpers import SAMPLES, sample_bytes, signed_headers
 
 # The tests here take the default stack as it is: they share one per backend (SharedStack
-# resets it between them), and run on one xdist worker so that they can.
-pytestmark = pytest.mark.xdist_group("shared-stack-flow")
-
-
+# resets it between them), and run on one xdist worker so that they can (tests/xdist_groups.py).
 @pytest.fixture
 def stack(shared_stack, request):
     yield from shared_stack.for_test(request)

@@ -7,9 +7,15 @@ The worker has loaded version 1 (it processed an event with it); the CLI publish
 import pytest
 
 from tests.helpers import sample, with_sequence
-from tests.e2e.conftest import ROOT, wait_for
+from tests.e2e.conftest import ONE_WEB_WORKER, ROOT, new_stack, started_stack, wait_for
 
 FIXTURE = ROOT / "tests" / "mappings" / "default.yaml"
+
+
+@pytest.fixture
+def stack(database_url, tmp_path, request):
+    """The subject is the worker: web is only the way in (one gunicorn worker)."""
+    yield from started_stack(request, new_stack(database_url, tmp_path, **ONE_WEB_WORKER))
 
 
 def bodies(stack) -> list[dict]:

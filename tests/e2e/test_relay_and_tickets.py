@@ -4,12 +4,13 @@ import json
 import pytest
 import requests
 
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import ONE_WEB_WORKER, wait_for
 from tests.helpers import SAMPLES, sample, signed_headers, with_sequence
 
 # The tests here take the default stack as it is: they share one per backend (SharedStack
-# resets it between them), and run on one xdist worker so that they can.
-pytestmark = pytest.mark.xdist_group("shared-stack-relay")
+# resets it between them), and run on one xdist worker so that they can (tests/xdist_groups.py).
+# Their subject is the worker and Kustomer: web is only the way in (one gunicorn worker).
+SHARED_STACK_ENV = ONE_WEB_WORKER
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import new_stack, started_stack
+from tests.e2e.conftest import ONE_WEB_WORKER, new_stack, started_stack
 from tests.helpers import SAMPLES
 
 MAPPING = Path(__file__).resolve().parents[1] / "mappings" / "timeline.yaml"
@@ -12,7 +12,7 @@ REVIEW_ID = "0b6e5f9a-5d0e-4d7b-8f53-2f1c8e3a9d10"
 
 @pytest.fixture
 def timeline_stack(database_url, tmp_path, request):
-    yield from started_stack(request, new_stack(database_url, tmp_path, BRIDGE_MAPPING=str(MAPPING)))
+    yield from started_stack(request, new_stack(database_url, tmp_path, BRIDGE_MAPPING=str(MAPPING), **ONE_WEB_WORKER))
 
 
 def test_a_review_its_update_and_its_deletion_leave_one_card_in_its_final_state(timeline_stack):

@@ -20,6 +20,7 @@ import requests
 
 from bridge.events import store
 from tests.e2e.conftest import (  # noqa: F401 - re-exported for the tests here
+    ONE_WEB_WORKER,
     START_TIMEOUT,
     Stack,
     free_port,
@@ -152,11 +153,6 @@ def make_stack(database_url, tmp_path, request):
         if failed:
             for name in stack.processes:
                 print(f"----- {name} log (last 6000 chars) -----\n{stack.log(name)[-6000:]}")
-
-
-@pytest.fixture
-def fault_stack(make_stack) -> FaultStack:
-    return make_stack()
 
 
 # -- payloads ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ and never an older one after a newer one.
 import collections
 import time
 
-from tests.faults.conftest import hook_review_ids, new_id, review, timed, wait_for
+from tests.faults.conftest import ONE_WEB_WORKER, hook_review_ids, new_id, review, timed, wait_for
 
 UPDATES = 5  # sequenceNumbers 2000..2004 of one review
 OTHERS = 6
@@ -16,8 +16,8 @@ OUTAGE_SECONDS = 8
 ARRIVAL_ORDER = (1, 0, 3, 4, 2)  # sequenceNumbers 2001, 2000, 2003, 2004, 2002
 
 
-def test_events_queued_during_an_outage_are_delivered_in_order_per_review(fault_stack):
-    stack = fault_stack
+def test_events_queued_during_an_outage_are_delivered_in_order_per_review(make_stack):
+    stack = make_stack(**ONE_WEB_WORKER)
     stack.faults(outage=True)
     ordered = new_id("ordered")
     others = [new_id("outage") for _ in range(OTHERS)]

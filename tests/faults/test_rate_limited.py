@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bridge.events.models import Attempt
 
-from tests.faults.conftest import hook_review_ids, new_id, review, send_concurrently, timed
+from tests.faults.conftest import ONE_WEB_WORKER, hook_review_ids, new_id, review, send_concurrently, timed
 
 WINDOW = 10  # seconds (Kustomer: 60)
 HOOK_LIMIT = 20  # hook posts per window
@@ -27,7 +27,7 @@ THREADS = 4
 def test_a_burst_over_the_hook_rate_limit_slows_down_and_delivers_everything(make_stack):
     # The client-side pace is left at its default (600/min), far above the org's budget here:
     # the situation of a bridge whose KUSTOMER_REQUESTS_PER_MINUTE was not lowered.
-    stack = make_stack(KUSTOMER_REQUESTS_PER_MINUTE="600", BRIDGE_WORKER_THREADS=str(THREADS))
+    stack = make_stack(KUSTOMER_REQUESTS_PER_MINUTE="600", BRIDGE_WORKER_THREADS=str(THREADS), **ONE_WEB_WORKER)
     stack.configure(rate_window_seconds=WINDOW, hook_limit_per_minute=HOOK_LIMIT)
     reviews = [new_id("limited") for _ in range(EVENTS)]
     with timed(f"429 storm: {EVENTS} events against {HOOK_LIMIT} hooks per {WINDOW}s until delivered"):

@@ -9,7 +9,7 @@ events processed twice when the calls merely waited for the client-side pace.
 import collections
 import re
 
-from tests.faults.conftest import hook_review_ids, new_id, review, send_concurrently, timed
+from tests.faults.conftest import ONE_WEB_WORKER, hook_review_ids, new_id, review, send_concurrently, timed
 
 DELIVERED = re.compile(r"event (\d+) -> delivered")
 
@@ -20,7 +20,7 @@ def delivered_rounds(stack) -> collections.Counter:
 
 
 def test_kustomer_answering_slower_than_the_lease_gets_one_hook_and_one_conversation(make_stack):
-    stack = make_stack(BRIDGE_LEASE_SECONDS="3")
+    stack = make_stack(BRIDGE_LEASE_SECONDS="3", **ONE_WEB_WORKER)
     stack.faults(latency_ms=4000)  # every Kustomer call takes 4 s, longer than the 3 s lease
     rid = new_id("slow")
     with timed("slow Kustomer: one negative review at 4 s per call"):
@@ -38,7 +38,7 @@ def test_eight_threads_waiting_for_the_pace_process_each_event_once(make_stack):
     # 240 calls a minute shared by 8 threads: each call of a round waits its turn for about
     # 2 s, so a round of 7 calls lasts far longer than the 5 s lease without any fault at all.
     # (The reproduction used 120/min; 240 keeps the proportions at half the wait.)
-    stack = make_stack(BRIDGE_WORKER_THREADS="8", KUSTOMER_REQUESTS_PER_MINUTE="240")
+    stack = make_stack(BRIDGE_WORKER_THREADS="8", KUSTOMER_REQUESTS_PER_MINUTE="240", **ONE_WEB_WORKER)
     reviews = [new_id("paced") for _ in range(16)]
     with timed("pace: 16 negative reviews, 8 threads, 240 calls/min"):
         codes = send_concurrently(stack, [(f"msg_{rid}", review(rid, negative=True)) for rid in reviews])
