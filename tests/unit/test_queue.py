@@ -222,3 +222,26 @@ def test_a_queue_url_is_accepted_and_said_to_be_unneeded(settings, caplog):
         assert runtime.dispatcher.ping()
     finally:
         runtime.close()
+
+
+def test_the_sqlite_change_check_counts_what_is_due_with_the_claims_own_condition(runtime, tmp_path):
+    """It wakes as many idle threads as events are due, none for a commit that added no work
+    (a round's own writes): the same condition as the claim, read on a plain sqlite3 connection."""
+    import sqlite3
+
+    if not runtime.db.is_sqlite:
+        pytest.skip("the change check is SQLite's; PostgreSQL wakes on NOTIFY")
+    connection = sqlite3.connect(runtime.db.engine.url.database)
+    try:
+        assert queue._due_now(connection) == 0
+        stored(runtime, due_in=60)  # a retry not due yet
+        stored(runtime, status="delivered")
+        assert queue._due_now(connection) == 0
+        first = stored(runtime)
+        stored(runtime)
+        assert queue._due_now(connection) == 2
+        assert claim(runtime).id == first  # claimed: held by a live round, not due
+        assert queue._due_now(connection) == 1
+        assert queue._due_now(sqlite3.connect(str(tmp_path / "empty.db"))) is None  # no table: wake them all
+    finally:
+        connection.close()
