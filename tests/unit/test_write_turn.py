@@ -40,24 +40,26 @@ def test_the_turn_is_one_process_at_a_time(tmp_path):
 
 
 def test_the_turn_is_one_thread_at_a_time(tmp_path):
+    """While one thread holds the turn, another's take() does not return; it does once the
+    turn is given back. (Holding it cannot let the second finish, so the test cannot fail
+    falsely; a take() that did not wait would let it finish within the half second.)"""
     turn = write_turn.WriteTurn(str(tmp_path / "bridge.db"))
-    order: list[str] = []
-    second_waiting = threading.Event()
+    took = threading.Event()
 
     def second():
-        second_waiting.set()
         turn.take()
-        order.append("second took")
+        took.set()
         turn.give()
 
     turn.take()
-    thread = threading.Thread(target=second)
-    thread.start()
-    second_waiting.wait(5)
-    order.append("first gives")
-    turn.give()
-    thread.join(5)
-    assert order == ["first gives", "second took"]
+    thread = threading.Thread(target=second, daemon=True)
+    try:
+        thread.start()
+        assert not took.wait(0.5), "a second thread took the turn while the first held it"
+    finally:
+        turn.give()
+    assert took.wait(30)
+    thread.join(30)
 
 
 def test_one_turn_per_database_file_and_none_in_memory(tmp_path):
