@@ -269,8 +269,7 @@ class Processor:
                 lease.lost = True
                 raise leases.LeaseLost(f"event {event_id} is held by another worker now")
             # The finish holds the event row (PostgreSQL) or the write lock (SQLite) until commit.
-            for key, action_status, result, error in _action_rows(unsaved):
-                store.record_action(session, event_id, key, action_status, result=result, error=error)
+            store.record_actions(session, event_id, _action_rows(unsaved))
             for outcome in unsaved:
                 store.record_attempts(session, event_id, outcome.key, outcome.attempts)
         log.info("event %s -> %s%s", event_id, status,

@@ -209,6 +209,19 @@ def record_action(session: Session, event_id: int, key: str, status: str,
     return connection.execute(statement, params).rowcount == 1
 
 
+def record_actions(session: Session, event_id: int, rows: Iterable[tuple]) -> None:
+    """Upsert several outcomes `(key, status, result, error)` in one execution, unfenced: for a
+    transaction whose own fenced write already holds the event (the round's final UPDATE).
+    One statement executed with many parameter sets: on PostgreSQL one round trip (psycopg's
+    pipelined executemany), where one `record_action` each cost one apiece."""
+    now = utcnow()
+    params = [{"p_event_id": event_id, "p_key": key, "p_status": status, "p_result": result, "p_error": error,
+               "p_updated_at": now} for key, status, result, error in rows]
+    if params:
+        connection = connection_of(session)
+        connection.execute(round_statements.record_action(connection.dialect.name, False), params)
+
+
 def holds(event_id: int, token: str) -> tuple:
     """The condition "the round holding `token` still has this event"."""
     return Event.id == event_id, Event.lease_token == token, Event.status == EventStatus.PROCESSING
