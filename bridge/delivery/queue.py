@@ -16,7 +16,7 @@ older change cannot overtake a newer one in flight: `round_statements.runnable`)
 
 Waking (`Waker`): idle worker threads sleep until something may have changed. On
 PostgreSQL ingest sends `NOTIFY bridge_events` in the insert's transaction and one listener
-connection per worker process wakes the threads; on SQLite a thread reads `PRAGMA
+connection per worker process wakes one thread per notification; on SQLite a thread reads `PRAGMA
 data_version` (it changes when another connection commits): every 2 ms while the database
 is busy, backing off to every 50 ms once it has been quiet for a second (`SqlitePace`); on a
 change it counts the events due now (`_due_now`, the claim's own condition, on its connection)
@@ -212,7 +212,11 @@ class Waker:
                     self.wake()  # anything stored while we were not listening
                     while not self._stopped.is_set():
                         for _ in connection.notifies(timeout=IDLE_SECONDS, stop_after=1):
-                            self.wake()
+                            # One notification is one stored event (ingest's INSERT): one
+                            # thread claims it. Waking them all cost an empty claim per event
+                            # per idle thread. A replay's single notification for many events
+                            # also wakes one; the rest start within IDLE_SECONDS.
+                            self.wake(1)
             except Exception:  # noqa: BLE001 - see the failure policy; the idle look still runs
                 log.warning("queue listener lost its connection; reconnecting", exc_info=True)
                 self._stopped.wait(IDLE_SECONDS)

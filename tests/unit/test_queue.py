@@ -9,11 +9,13 @@ from __future__ import annotations
 import collections
 import json
 import threading
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
 from bridge.delivery import queue
 from bridge.events import store
@@ -88,6 +90,41 @@ def test_a_new_event_wakes_a_waiting_worker(client, settings):
         assert woke.is_set() and waker.generation != seen
     finally:
         waker.stop()
+
+
+def test_one_new_event_wakes_one_idle_thread_not_all(client, settings):
+    """A stored event is one claim's work: waking every idle thread cost an empty claim per
+    event per idle thread (issue 16's end-to-end figures). The other thread sleeps on."""
+    waker = queue.Waker(settings.database_url)
+    waker.start()
+    try:
+        if make_url(settings.database_url).get_backend_name() == "postgresql":
+            wait_until(lambda: waker.generation >= 1)  # LISTENing (it wakes all once, then)
+        seen = waker.generation
+        woke = []
+        waiters = [threading.Thread(target=lambda: (waker.wait(seen, timeout=60), woke.append(1)))
+                   for _ in range(2)]
+        for waiter in waiters:
+            waiter.start()
+        # Both must be asleep before the event arrives (a thread that reaches wait() after the
+        # change returns at once); Condition keeps its sleepers in `_waiters`.
+        wait_until(lambda: len(waker._changed._waiters) == 2)
+        body = sample_bytes("review-create-positive.json")
+        assert client.post("/webhooks/okendo", data=body, headers=signed_headers(body)).status_code == 202
+        wait_until(lambda: woke)
+        time.sleep(0.5)  # room for a second wake-up, were there one (it cannot come falsely)
+        assert len(woke) == 1
+    finally:
+        waker.stop()  # wakes the other one
+    for waiter in waiters:
+        waiter.join(30)
+
+
+def wait_until(predicate, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_the_sqlite_change_check_backs_off_while_quiet_and_is_fast_again_after_a_change():
