@@ -22,6 +22,7 @@ from . import loadgen, payloads
 from .harness import BACKEND_LABEL, Context
 from .processes import LOOPBACK, PYTHON, base_env, bridge, bridge_env, free_port, loadavg, start, temp_database
 from .report import Section, ms, num, verdict
+from .settle import settle
 
 NAME = "ingest"
 CONNECTIONS = 16
@@ -93,8 +94,11 @@ def run(ctx: Context) -> Section:
 
     for backend in ctx.backends:
         label = BACKEND_LABEL[backend]
+        # wrk and the run before this one leave work behind (PostgreSQL's checkpoint, the OS's
+        # writeback): settle (bench/settle.py), so bare Flask and each store start alike.
+        settled = settle(ctx.pg_admin_url if backend == "postgres" else None)
         avg = loadavg()
-        ctx.log(f"  bridge on {label} (load average {avg})")
+        ctx.log(f"  bridge on {label} (load average {avg}; {settled.describe()})")
         with temp_database(backend, ctx.workdir, ctx.pg_admin_url) as database_url:
             port = free_port()
             env = bridge_env(database_url, ctx.workdir, secret=ctx.secret, web_port=port,
@@ -132,7 +136,7 @@ def run(ctx: Context) -> Section:
             misses.append(f"p99 by {result.p99_ms - TARGET_P99_MS:.0f} ms")
         if misses:
             section.note(f"{label}: missed {'; '.join(misses)} (docs/design-notes.md, 'Ingest', says what is next)")
-        section.note(f"{label}: load average at start {avg}; {result.requests:,} requests in "
+        section.note(f"{label}: load average at start {avg}; {settled.describe()}; {result.requests:,} requests in "
                      f"{result.duration_s:.1f} s, p90 {ms(result.p90_ms)}, max {ms(result.max_ms)}; "
                      f"events stored (warm-up included) {stored:,}; "
                      f"wrapped request files {result.wrapped}; peak RSS {_rss_text(rss)}")
