@@ -5,8 +5,7 @@ This is what the worker runs for "look at event N now". Failure policy:
 - a body that does not parse or validate (also after a mapping/schema change on
   replay) becomes `invalid` with its errors; an unknown resource type `skipped`;
 - an older event of the same Okendo resource still in flight makes this one wait
-  (per-resource order); a newer one already delivered makes this one `skipped`; an event
-  of a resource another round holds is not claimed at all (`round_statements.runnable`);
+  (per-resource order); a newer one already delivered makes this one `skipped`;
 - each action (hook posts, timeline cards, then the ticket, which links the card) that
   called Kustomer has its outcome committed before the round's next call (the last call's in
   the final status's transaction), so a crash redoes at most one call: the one in flight, or

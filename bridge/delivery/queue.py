@@ -10,9 +10,7 @@ Claiming (`claim_next`): on PostgreSQL one `UPDATE ... WHERE id = (SELECT ... FO
 SKIP LOCKED LIMIT 1)`, so concurrent workers never wait for each other; on SQLite a read of
 the first due id, then the conditional claim of `store.claim_round` (SQLite has one writer at a
 time, so the claim is atomic; a lost race just looks again). Reading first keeps idle
-workers from taking SQLite's write lock, which ingest needs. Either claim skips an event
-whose Okendo resource another live round holds (one round per resource at a time, so an
-older change cannot overtake a newer one in flight: `round_statements.runnable`).
+workers from taking SQLite's write lock, which ingest needs.
 
 Waking (`Waker`): idle worker threads sleep until something may have changed. On
 PostgreSQL ingest sends `NOTIFY bridge_events` in the insert's transaction and one listener

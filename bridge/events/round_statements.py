@@ -26,7 +26,6 @@ from types import SimpleNamespace
 from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 
 from bridge.events.models import Action, Attempt, Event, EventStatus, Ticket, UTCDateTime
 
@@ -48,36 +47,12 @@ def claimed_values() -> dict:
 
 def runnable(now):
     """An event a worker may claim at `now` (a value or NOW): runnable and due, or `processing`
-    with its lease run out; and no other event of its Okendo resource is in a round now."""
-    return and_(
-        or_(
-            and_(Event.status.in_(EventStatus.RUNNABLE),
-                 or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
-            and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
-        ),
-        ~_resource_in_flight(now),
+    with its lease run out."""
+    return or_(
+        and_(Event.status.in_(EventStatus.RUNNABLE),
+             or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
+        and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
     )
-
-
-def _resource_in_flight(now):
-    """Another event of the same Okendo resource is held by a live round (`processing`, its
-    lease not run out).
-
-    Why the claim checks this: one round per resource at a time is what keeps an *older*
-    change that arrives while a newer one is in flight from overtaking it. `store.before_round`
-    orders what it can see (it waits for an older unfinished event and skips what a delivered
-    one supersedes), but a newer event already past that check and not yet delivered looks like
-    neither. Held back here, the older event is claimed once the newer one is done, and
-    `before_round` then finds it superseded. Two claims racing on PostgreSQL can still take two
-    events of one resource together (each statement's snapshot predates the other's commit);
-    then the newer one's `before_round` sees the older one unfinished and waits, so the older
-    one still goes first. An event without a resource id matches nothing here (NULL equals
-    nothing)."""
-    other = aliased(Event, name="other_event")
-    return exists().where(
-        other.resource_type == Event.resource_type, other.subscriber_id == Event.subscriber_id,
-        other.resource_id == Event.resource_id, other.id != Event.id,
-        other.status == EventStatus.PROCESSING, other.lease_until >= now)
 
 
 @functools.cache
