@@ -129,12 +129,12 @@ def answer(app, runtime, body: bytes, headers: dict[str, str]) -> Answer:
             {"event_id": stored.event_id, "webhook_id": verified.id, "event_status": stored.status})
     if not stored.created:
         return Answer(200, {"status": "duplicate", "event_id": stored.event_id}, note=note)
-    body_ = {"status": status, "event_id": stored.event_id}
+    reply = {"status": status, "event_id": stored.event_id}
     if status == EventStatus.INVALID:
-        body_["reason"], body_["errors"] = "stored as invalid; fix the mapping or schema and replay", errors
+        reply["reason"], reply["errors"] = "stored as invalid; fix the mapping or schema and replay", errors
     elif status == EventStatus.SKIPPED:
-        body_["reason"] = fields["last_error"]
-    return Answer(202, body_, note=note)
+        reply["reason"] = fields["last_error"]
+    return Answer(202, reply, note=note)
 
 
 def _inspect(body: bytes):
