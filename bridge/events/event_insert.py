@@ -21,6 +21,7 @@ invalidated, so the pool does not hand it out again.
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -103,16 +104,10 @@ def store_event(engine: Engine, *, webhook_id: str, body: bytes, headers: dict, 
         setattr(connection, switch, autocommit)
         try:
             cursor = connection.cursor()
-            if turn is None:
+            # On SQLite one webhook writer at a time, woken in turn (bridge.events.write_turn says why).
+            with turn or nullcontext():
                 cursor.execute(sql, parameters)
-                rows = cursor.fetchall()
-            else:  # one SQLite writer at a time, woken in turn (bridge.events.write_turn says why)
-                turn.take()
-                try:
-                    cursor.execute(sql, parameters)
-                    rows = cursor.fetchall()  # every row: SQLite commits when the statement is done
-                finally:
-                    turn.give()
+                rows = cursor.fetchall()  # every row: SQLite commits when the statement is done
             if rows:
                 return Stored(rows[0][0], True, status)
             sql = lookup.sql

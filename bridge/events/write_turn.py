@@ -36,7 +36,7 @@ SUFFIX = "-ingest-turn"  # beside bridge.db, like SQLite's own bridge.db-wal and
 
 
 class WriteTurn:
-    """`take()` before the statement, `give()` after it (in a `finally`)."""
+    """`take()` before the statement, `give()` after it (in a `finally`); or `with turn:`."""
 
     def __init__(self, database_path: str):
         self.path = database_path + SUFFIX
@@ -66,6 +66,13 @@ class WriteTurn:
             self._give_up(error)
         finally:
             self._threads.release()
+
+    def __enter__(self) -> "WriteTurn":
+        self.take()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.give()
 
     def _descriptor(self) -> int | None:
         """This process's descriptor of the lock file (opened once per process; called holding `_threads`)."""
