@@ -111,8 +111,11 @@ def web() -> None:
     settings = _settings()
     _require_migrated(settings)
     _say_what_is_set_up(settings)
-    argv = [sys.executable, "-m", "gunicorn", "--config", "python:bridge.gunicorn_conf", "bridge.wsgi:app"]
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, [sys.executable, *GUNICORN_ARGS])
+
+
+# What `bridge web` hands over to, after its checks: Python's arguments for the web server.
+GUNICORN_ARGS = ("-m", "gunicorn", "--config", "python:bridge.gunicorn_conf", "bridge.wsgi:app")
 
 
 @main.command()

@@ -1,10 +1,10 @@
 """End-to-end fixtures: the real processes a user runs.
 
-`stack` starts `bridge web` (gunicorn) and `bridge worker` as child processes, and the
-Kustomer emulator in a thread of the test process (`Stack.start_emulator`), on free ports, against the test database
-(SQLite on disk, or PostgreSQL when TEST_DATABASE_URL is set), and stops them
-afterwards. Each process's output goes to a file that is printed when a test
-fails, so a failure explains itself.
+`stack` starts the web server (gunicorn, as `bridge web` runs it) and `bridge worker` as
+child processes, and the Kustomer emulator in a thread of the test process
+(`Stack.start_emulator`), on free ports, against the test database (SQLite on disk, or
+PostgreSQL when TEST_DATABASE_URL is set), and stops them afterwards. Each process's output
+goes to a file that is printed when a test fails, so a failure explains itself.
 
 Waiting for the processes to get somewhere reads the database directly (`Stack.events`,
 the rows `bridge events list --json` prints), not through a new CLI interpreter per poll:
@@ -31,7 +31,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from click.testing import CliRunner
 
-from bridge.cli import _event_summary
+from bridge.cli import GUNICORN_ARGS, _event_summary
 from bridge.cli import main as cli_main
 from bridge.config import normalize_database_url
 from bridge.devtools.emulator.app import emulator_app_from_env
@@ -89,13 +89,30 @@ class Stack:
     def start(self, name: str, *args: str, ready_url: str | None = None, wait: bool = True) -> subprocess.Popen:
         """Start `bridge ARGS` as `name`; with `ready_url`, wait until it answers 200 there
         (or, with wait=False, leave that to `wait_ready`, so several start side by side)."""
+        process = self._spawn(name, "-m", "bridge.cli", *args)
+        if ready_url and wait:
+            self.wait_ready(name, ready_url)
+        return process
+
+    def _spawn(self, name: str, *python_args: str) -> subprocess.Popen:
+        """`python PYTHON_ARGS` in this stack's environment, in a process group of its own,
+        its output in `name`.log."""
         log = open(self.tmp / f"{name}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], env=self.env, cwd=ROOT,
+        process = subprocess.Popen([sys.executable, *python_args], env=self.env, cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
         self.started.append(process)
-        if ready_url and wait:
-            self.wait_ready(name, ready_url)
+        return process
+
+    def start_web_server(self, name: str = "web", wait: bool = True) -> subprocess.Popen:
+        """The web process as `bridge web` leaves it: gunicorn with the shipped settings, on
+        this stack's PORT, ready when /healthz answers. Started directly, not through `bridge
+        web`, whose own part (the migration check and the lines it logs, then exec) is about
+        0.8 s of CPU per stack and is the subject of tests/e2e/test_deploy.py, which starts the
+        Procfile's own command."""
+        process = self._spawn(name, *GUNICORN_ARGS)
+        if wait:
+            self.wait_ready(name, f"{self.web_url}/healthz")
         return process
 
     def start_emulator(self, name: str = "emulator") -> None:
@@ -279,7 +296,7 @@ def start_all(stack: Stack) -> Stack:
     """Start web and the worker side by side, and the emulator: none of the three needs
     another to start (they meet at the database and at the emulator's URL only when events
     flow)."""
-    stack.start("web", "web", wait=False)
+    stack.start_web_server(wait=False)
     stack.start("worker", "worker")
     stack.start_emulator()
     stack.wait_ready("web", f"{stack.web_url}/healthz")

@@ -39,7 +39,7 @@ def fresh(database_url, tmp_path, okendo):
     stack = Stack(env=env, tmp=tmp_path, web_url=f"http://127.0.0.1:{web_port}",
                   emulator_url=f"http://127.0.0.1:{emulator_port}")
     stack.start_emulator()
-    stack.start("web", "web", ready_url=f"{stack.web_url}/healthz")
+    stack.start_web_server()
     stack.start("worker", "worker")
     yield stack
     stack.close()

@@ -65,7 +65,7 @@ class FaultStack(Stack):
         return self.env["DATABASE_URL"].startswith(("postgres://", "postgresql"))
 
     def start_web(self):
-        return self.start("web", "web", ready_url=f"{self.web_url}/healthz")
+        return self.start_web_server()
 
     def start_worker(self):
         """Start `bridge worker` and wait until its consumer runs (it has no HTTP port to poll)."""
