@@ -23,10 +23,10 @@ import pytest
 from tests.faults.conftest import free_port, new_id, review, wait_for
 
 ALERT_ENV = {
-    "ALERT_CHECK_INTERVAL": "0.5",
+    "ALERT_CHECK_INTERVAL": "0.25",
     "ALERT_GROUP_WAIT": "4",       # events of one outage die within a second or two of each other
     "ALERT_GROUP_INTERVAL": "3",
-    "ALERT_WINDOW": "6",
+    "ALERT_WINDOW": "5",
     "ALERT_BACKLOG_AGE": "3600",   # the outage's backlog is not the subject here
     "BRIDGE_RETRY_SCHEDULE": "0.5,0.5",
     "KUSTOMER_MAX_ATTEMPTS": "1",
@@ -121,7 +121,7 @@ def test_an_outage_that_kills_events_is_one_grouped_alert_then_one_cleared(make_
     wait_for(lambda: len(chat.texts) == 2, 40, what="the cleared message")
     quiet_rounds()
     assert len(chat.texts) == 2, chat.texts
-    assert chat.texts[1].startswith("Events are delivered again and none has died in the last 6 seconds")
+    assert chat.texts[1].startswith("Events are delivered again and none has died in the last 5 seconds")
     assert "4 dead events still wait for a replay" in chat.texts[1]
 
     wait_for(lambda: len(inbox.messages) == 2, 20, what="both e-mails")

@@ -12,7 +12,7 @@ from tests.faults.conftest import ONE_WEB_WORKER, hook_review_ids, new_id, revie
 
 UPDATES = 5  # sequenceNumbers 2000..2004 of one review
 OTHERS = 6
-OUTAGE_SECONDS = 8
+OUTAGE_SECONDS = 5
 ARRIVAL_ORDER = (1, 0, 3, 4, 2)  # sequenceNumbers 2001, 2000, 2003, 2004, 2002
 
 
@@ -21,7 +21,7 @@ def test_events_queued_during_an_outage_are_delivered_in_order_per_review(make_s
     stack.faults(outage=True)
     ordered = new_id("ordered")
     others = [new_id("outage") for _ in range(OTHERS)]
-    with timed("outage: 8 s outage, then until everything is delivered"):
+    with timed(f"outage: {OUTAGE_SECONDS} s outage, then until everything is delivered"):
         down_since = time.monotonic()
         # The create and its updates of one review, interleaved with other reviews, and arriving
         # out of order (Okendo does not promise order): sequenceNumber alone must decide.

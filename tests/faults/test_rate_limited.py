@@ -18,9 +18,9 @@ from bridge.events.models import Attempt
 
 from tests.faults.conftest import ONE_WEB_WORKER, hook_review_ids, new_id, review, send_concurrently, timed
 
-WINDOW = 10  # seconds (Kustomer: 60)
-HOOK_LIMIT = 20  # hook posts per window
-EVENTS = 30  # half as many again as the budget allows in a window
+WINDOW = 6  # seconds (Kustomer: 60)
+HOOK_LIMIT = 12  # hook posts per window
+EVENTS = 18  # half as many again as the budget allows in a window
 THREADS = 4
 
 

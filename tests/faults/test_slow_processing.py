@@ -1,6 +1,6 @@
 """Processing that outlasts the lease is still done once (issue 13, part 1).
 
-The `processing` lease (BRIDGE_LEASE_SECONDS, 3 to 5 s here) is renewed by the worker's heartbeat
+The `processing` lease (BRIDGE_LEASE_SECONDS, 2 to 3 s here) is renewed by the worker's heartbeat
 while a round runs, and every write of a round is fenced by its token. Before that, the
 sweeper handed a still-running event to a second worker thread once the lease ran out, and
 both delivered it: two hook posts and two conversations when Kustomer answered slowly, and
@@ -20,10 +20,11 @@ def delivered_rounds(stack) -> collections.Counter:
 
 
 def test_kustomer_answering_slower_than_the_lease_gets_one_hook_and_one_conversation(make_stack):
-    stack = make_stack(BRIDGE_LEASE_SECONDS="3", **ONE_WEB_WORKER)
-    stack.faults(latency_ms=4000)  # every Kustomer call takes 4 s, longer than the 3 s lease
+    # Every Kustomer call takes 2.5 s, longer than the 2 s lease; the round's 7 calls, 17.5 s.
+    stack = make_stack(BRIDGE_LEASE_SECONDS="2", **ONE_WEB_WORKER)
+    stack.faults(latency_ms=2500)
     rid = new_id("slow")
-    with timed("slow Kustomer: one negative review at 4 s per call"):
+    with timed("slow Kustomer: one negative review at 2.5 s per call"):
         assert stack.post(review(rid, negative=True), webhook_id=f"msg_{rid}") == 202
         counts = stack.wait_all_final(1, timeout=150)
     assert counts == {"delivered": 1}, stack.not_delivered()
@@ -35,12 +36,14 @@ def test_kustomer_answering_slower_than_the_lease_gets_one_hook_and_one_conversa
 
 
 def test_eight_threads_waiting_for_the_pace_process_each_event_once(make_stack):
-    # 240 calls a minute shared by 8 threads: each call of a round waits its turn for about
-    # 2 s, so a round of 7 calls lasts far longer than the 5 s lease without any fault at all.
-    # (The issue's reproduction used 120/min; 240 keeps the proportions at half the wait.)
-    stack = make_stack(BRIDGE_WORKER_THREADS="8", KUSTOMER_REQUESTS_PER_MINUTE="240", **ONE_WEB_WORKER)
+    # 480 calls a minute shared by 8 threads: each call of a round waits its turn for about
+    # 1 s, so a round of 7 calls lasts more than twice the 3 s lease without any fault at all.
+    # (The issue's reproduction used 120/min and a 5 s lease; this keeps the proportions at a
+    # quarter of the wait.)
+    stack = make_stack(BRIDGE_WORKER_THREADS="8", KUSTOMER_REQUESTS_PER_MINUTE="480", BRIDGE_LEASE_SECONDS="3",
+                       **ONE_WEB_WORKER)
     reviews = [new_id("paced") for _ in range(16)]
-    with timed("pace: 16 negative reviews, 8 threads, 240 calls/min"):
+    with timed("pace: 16 negative reviews, 8 threads, 480 calls/min"):
         codes = send_concurrently(stack, [(f"msg_{rid}", review(rid, negative=True)) for rid in reviews])
         assert set(codes.values()) == {202}
         counts = stack.wait_all_final(len(reviews), timeout=240)
