@@ -163,6 +163,21 @@ class Stack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`bridge ARGS`: the command's own code, run in this process through Click's runner
+        with this stack's environment. A new interpreter per command cost 1-2 s of CPU
+        (about 15 a backend) and proved nothing more: the command reads and writes the
+        database and calls the emulator the processes use. `cli_process` runs a real one."""
+        result = CliRunner().invoke(cli_main, list(args), env=self.env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        if check and result.exit_code != 0:
+            raise AssertionError(f"bridge {' '.join(args)} failed ({result.exit_code}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return subprocess.CompletedProcess(["bridge", *args], result.exit_code, result.stdout, result.stderr)
+
+    def cli_process(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`bridge ARGS` in an interpreter of its own, as a user runs it (for the tests whose
+        subject is the command as deployed)."""
         result = subprocess.run([sys.executable, "-m", "bridge.cli", *args], env=self.env, cwd=ROOT,
                                 capture_output=True, text=True, timeout=CLI_TIMEOUT)
         if check and result.returncode != 0:
@@ -189,7 +204,7 @@ class Stack:
 
     def events_from_cli(self) -> list[dict]:
         """The same list from a real `bridge events list --json` run."""
-        return json.loads(self.cli("events", "list", "--json", "--limit", "100000").stdout)
+        return json.loads(self.cli_process("events", "list", "--json", "--limit", "100000").stdout)
 
     def received(self) -> dict:
         return requests.get(f"{self.emulator_url}/__emulator/received", timeout=5).json()
@@ -198,18 +213,12 @@ class Stack:
         requests.post(f"{self.emulator_url}/__emulator/faults", json=settings, timeout=5).raise_for_status()
 
     def send(self, sample_path: Path, webhook_id: str | None = None) -> subprocess.CompletedProcess:
-        """`bridge send-sample FILE --url ...`: the command's own code, run in this process
-        through Click's runner (a new interpreter per webhook cost a second of CPU and
-        proved nothing more: the stack's processes receive the same signed POST)."""
+        """`bridge send-sample FILE --url ...` (through `cli`, in this process: the stack's
+        processes receive the same signed POST)."""
         args = ["send-sample", str(sample_path), "--url", self.webhook_url]
         if webhook_id:
             args += ["--webhook-id", webhook_id]
-        result = CliRunner().invoke(cli_main, args, env=self.env)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        if result.exit_code != 0:
-            raise AssertionError(f"bridge {' '.join(args)} failed ({result.exit_code}):\n{result.output}")
-        return subprocess.CompletedProcess(["bridge", *args], result.exit_code, result.stdout, result.stderr)
+        return self.cli(*args)
 
     def wait_until_settled(self, count: int, timeout: float = 60) -> list[dict]:
         def settled():
