@@ -1,4 +1,5 @@
-"""The Procfile's commands, run as Heroku would run them, and `bridge kustomer check`."""
+"""The Procfile's commands, run as Heroku would run them, and `bridge kustomer check` (in this
+process, through Click's runner, against the emulator over HTTP)."""
 import signal
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_web_refuses_to_start_on_an_unmigrated_database(bare, tmp_path):
 
 def test_kustomer_check_passes_against_the_emulator_and_explains_a_bad_key(bare):
     bare.start_emulator()
-    good = bare.cli_process("kustomer", "check", check=False)
+    good = bare.cli("kustomer", "check", check=False)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "the key is valid" in good.stdout and "FAIL" not in good.stdout
     assert "route reviews" in good.stdout
@@ -84,7 +85,7 @@ def test_kustomer_check_passes_against_the_emulator_and_explains_a_bad_key(bare)
     assert received["hooks"] == [] and received["customers"] == []  # nothing created
 
     bare.env["KUSTOMER_API_KEY"] = "not-the-key"
-    bad = bare.cli_process("kustomer", "check", check=False)
+    bad = bare.cli("kustomer", "check", check=False)
     assert bad.returncode == 1
     assert "FAIL Kustomer refused the key" in bad.stdout
     assert "not-the-key" not in bad.stdout
@@ -93,7 +94,7 @@ def test_kustomer_check_passes_against_the_emulator_and_explains_a_bad_key(bare)
 def test_kustomer_check_names_a_missing_hook_url(bare):
     bare.start_emulator()
     bare.env.pop("KUSTOMER_SURVEY_HOOK_URL")
-    result = bare.cli_process("kustomer", "check", check=False)
+    result = bare.cli("kustomer", "check", check=False)
     assert result.returncode == 1
     assert "KUSTOMER_SURVEY_HOOK_URL is not set" in result.stdout
 

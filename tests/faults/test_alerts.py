@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.faults.conftest import free_port, new_id, review, wait_for
+from tests.faults.conftest import ONE_WEB_WORKER, free_port, new_id, review, wait_for
 
 ALERT_ENV = {
     "ALERT_CHECK_INTERVAL": "0.25",
@@ -99,7 +99,7 @@ def quiet_rounds():
 
 def test_an_outage_that_kills_events_is_one_grouped_alert_then_one_cleared(make_stack, channels):
     chat, inbox, channel_env = channels
-    stack = make_stack(**ALERT_ENV, **channel_env)
+    stack = make_stack(**ALERT_ENV, **channel_env, **ONE_WEB_WORKER)
     stack.start("worker2", "worker")  # two workers evaluate the same conditions: still one message each
     stack.faults(outage=True)
     reviews = [new_id("outage") for _ in range(4)]
@@ -133,7 +133,7 @@ def test_an_outage_that_kills_events_is_one_grouped_alert_then_one_cleared(make_
 
 def test_a_revoked_key_is_one_alert_naming_the_key(make_stack, channels):
     chat, inbox, channel_env = channels
-    stack = make_stack(**ALERT_ENV, **channel_env)
+    stack = make_stack(**ALERT_ENV, **channel_env, **ONE_WEB_WORKER)
     stack.configure(api_key="a-key-the-bridge-does-not-have")  # every call now answers 401
     for _ in range(3):
         assert stack.post(review(new_id("revoked"))) == 202
