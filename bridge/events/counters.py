@@ -203,7 +203,9 @@ def fold_all(db, stopped: threading.Event | None = None, pause: float = 0.0) -> 
         with db.session() as session:
             folded = fold(session)
         total += folded
-        if folded < BATCH:  # neither part filled its batch: nothing more was there to fold
+        # Fewer rows in all than one batch: neither part can have filled its own, so nothing
+        # more was there. (Both short but together a batch or more costs one fold more.)
+        if folded < BATCH:
             break
         if stopped is not None and pause:
             stopped.wait(pause)
