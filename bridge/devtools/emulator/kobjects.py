@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 
-from . import state as _state  # the module, not its names: state.py imports this one
+from .wire import ApiError, iso
 
 
 class KObjectsMixin:
@@ -34,8 +34,8 @@ class KObjectsMixin:
         name = payload["name"]  # the body's shape was held to the contract already
         with self.lock:
             if name in self.klasses:
-                raise _state.ApiError(409, f"a klass named {name} already exists", pointer="/name")
-            now = _state.iso(self.clock())
+                raise ApiError(409, f"a klass named {name} already exists", pointer="/name")
+            now = iso(self.clock())
             klass = {"type": "klass", "id": self._new_id(),
                      "attributes": {"status": "enabled", **copy.deepcopy(payload),
                                     "createdAt": now, "updatedAt": now}}
@@ -46,7 +46,7 @@ class KObjectsMixin:
         properties = payload["properties"]
         with self.lock:
             if resource.startswith("kobject.") and resource[len("kobject."):] not in self.klasses:
-                raise _state.ApiError(404, f"no klass {resource[len('kobject.'):]}")
+                raise ApiError(404, f"no klass {resource[len('kobject.'):]}")
             self.metadata.setdefault(resource, {}).update(copy.deepcopy(properties))
             return {"type": "metadata", "id": resource, "attributes": {"properties": self.metadata[resource]}}
 
@@ -58,7 +58,7 @@ class KObjectsMixin:
             kobject_id = value if by == "id" else self._kobject_by_ext.get((klass_name, value))
             kobject = self.kobjects.get(kobject_id or "")
             if kobject is None or kobject["relationships"]["klass"]["data"]["id"] != klass_name:
-                raise _state.ApiError(404, f"no {klass_name} object with this {by}")
+                raise ApiError(404, f"no {klass_name} object with this {by}")
             return copy.deepcopy(kobject)
 
     def create_kobject(self, customer_id: str, klass_name: str, payload: dict) -> dict:
@@ -66,13 +66,13 @@ class KObjectsMixin:
         with self.lock:
             self._klass(klass_name)
             if customer_id not in self.customers:
-                raise _state.ApiError(404, f"customer {customer_id} not found")
+                raise ApiError(404, f"customer {customer_id} not found")
             external_id = fields.get("externalId")
             if external_id is not None and (klass_name, external_id) in self._kobject_by_ext:
-                raise _state.ApiError(409, f"a {klass_name} object with this externalId exists",
+                raise ApiError(409, f"a {klass_name} object with this externalId exists",
                                pointer="/externalId")
             self._spend_create("kobject", customer_id)
-            now, kobject_id = _state.iso(self.clock()), self._new_id()
+            now, kobject_id = iso(self.clock()), self._new_id()
             kobject = {
                 "type": "kobject", "id": kobject_id,
                 "attributes": {"custom": {}, "images": [], "tags": [], **fields, "rev": 1,
@@ -91,13 +91,13 @@ class KObjectsMixin:
             kobject = self.kobjects.get(kobject_id)
             self._klass(klass_name)
             if kobject is None or kobject["relationships"]["klass"]["data"]["id"] != klass_name:
-                raise _state.ApiError(404, f"no {klass_name} object {kobject_id}")
+                raise ApiError(404, f"no {klass_name} object {kobject_id}")
             attributes = kobject["attributes"]
             if "externalId" in fields and fields["externalId"] != attributes.get("externalId"):
-                raise _state.ApiError(400, "externalId cannot be changed here", pointer="/externalId")
+                raise ApiError(400, "externalId cannot be changed here", pointer="/externalId")
             if "custom" in fields:
                 fields["custom"] = {**attributes["custom"], **fields["custom"]}
-            attributes.update(fields, rev=attributes["rev"] + 1, updatedAt=_state.iso(self.clock()))
+            attributes.update(fields, rev=attributes["rev"] + 1, updatedAt=iso(self.clock()))
             return copy.deepcopy(kobject)
 
     def cards_by_customer(self) -> dict[str, list[dict]]:
@@ -111,5 +111,5 @@ class KObjectsMixin:
 
     def _klass(self, name: str) -> dict:
         if name not in self.klasses:
-            raise _state.ApiError(404, f"no klass named {name}")
+            raise ApiError(404, f"no klass named {name}")
         return self.klasses[name]
