@@ -17,6 +17,7 @@ from typing import Mapping
 from dotenv import load_dotenv
 
 from bridge.alerts.settings import AlertConfigError, AlertSettings
+from bridge.okendo.signing_secrets import split_secrets
 
 # Svix's schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -33,6 +34,7 @@ class ConfigError(ValueError):
 
 
 def _split_list(value: str) -> list[str]:
+    # BRIDGE_RETRY_SCHEDULE's separators; the secrets list has its own reader (okendo.signing_secrets).
     return [part for part in re.split(r"[\s,]+", value.strip()) if part]
 
 
@@ -130,7 +132,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        secrets = tuple(_split_list(env.get("OKENDO_WEBHOOK_SECRET", "")))
+        secrets = split_secrets(env.get("OKENDO_WEBHOOK_SECRET"))
         return cls(
             database_url=normalize_database_url(env.get("DATABASE_URL") or default_database_url()),
             queue_url=env.get("QUEUE_URL") or env.get("REDIS_URL") or None,

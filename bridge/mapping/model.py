@@ -22,12 +22,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping as TypingMapping
 
-from bridge.config import _split_list
 from bridge.mapping.envsubst import MissingEnv
 from bridge.mapping.errors import MappingError, Problem, format_path
 from bridge.mapping.events import matches_any, resource_types_of
 from bridge.mapping.templates import DEFAULT_NOTE, DEFAULT_SUBJECT
-from bridge.web.signatures import decode_secret
+from bridge.okendo.signing_secrets import decode_secret, split_secrets
 
 DEFAULT_PRIORITY = 3  # Kustomer's middle priority when the file names none
 
@@ -373,7 +372,7 @@ def _store_secrets(raw, path: tuple, document) -> tuple[tuple[str, ...], list[Pr
     if unset:
         return (), [], [document.problem(path, (
             f"{MissingEnv(unset).describe()}; events of this store are refused (401) until it is set"))]
-    secrets = tuple(_split_list(value or ""))
+    secrets = split_secrets(value)
     problems = []
     for secret in secrets:
         try:

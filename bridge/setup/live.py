@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Callable, Iterator
 
 from bridge.mapping.source import mapping_store
+from bridge.okendo.signing_secrets import split_secrets
 from bridge.setup import stored
 from bridge.setup.vault import Vault
 
@@ -68,7 +69,7 @@ class LiveSettings(Mapping):
         return CONSOLE if self.stored().get(name) else None
 
     def webhook_secrets(self) -> tuple[str, ...]:
-        return tuple(part for part in self.get(stored.WEBHOOK_SECRET, "").replace(",", " ").split() if part)
+        return split_secrets(self.get(stored.WEBHOOK_SECRET))
 
     def stored(self) -> dict[str, str]:
         """The decrypted stored values, re-read when older than `ttl`."""

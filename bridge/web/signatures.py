@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-SECRET_PREFIX = "whsec_"
+from bridge.okendo.signing_secrets import decode_secret
+
 TOLERANCE_SECONDS = 5 * 60
 HEADER_PREFIXES = ("webhook-", "svix-")
 
@@ -38,20 +39,6 @@ class WebhookHeaders:
     id: str
     timestamp: int
     signature: str
-
-
-def decode_secret(secret: str) -> bytes:
-    """`whsec_<base64>` -> key bytes. Raises ValueError naming the problem (not the secret)."""
-    raw = secret.strip()
-    if raw.startswith(SECRET_PREFIX):
-        raw = raw[len(SECRET_PREFIX):]
-    try:
-        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("webhook secret is not valid base64 after the 'whsec_' prefix") from None
-    if not key:
-        raise ValueError("webhook secret is empty")
-    return key
 
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
