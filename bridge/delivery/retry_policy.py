@@ -1,38 +1,11 @@
-"""What one action (a hook POST, a ticket step) came to, and what the event becomes."""
+"""What the event becomes, from what its actions came to (``kustomer.outcome``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from bridge.events.models import EventStatus
-from bridge.kustomer.errors import TransientError
-
-
-class OutcomeKind(StrEnum):
-    DONE = "done"
-    TRANSIENT = "transient"  # retried on the schedule
-    PERMANENT = "permanent"  # recorded as failed; only a replay tries again
-    WAIT = "wait"  # another worker holds what this needs
-    SKIPPED = "skipped"  # not done and not recorded: e.g. a timeline route whose klass is missing
-
-
-@dataclass(frozen=True)
-class Outcome:
-    key: str
-    kind: OutcomeKind  # plain strings equal to its members are accepted too
-    error: str | None = None
-    result: dict | None = None
-    retry_after: float | None = None
-    attempts: list = field(default_factory=list)
-    warnings: tuple[str, ...] = ()  # done, but a part of it was refused (e.g. a ticket's tags)
-
-    @classmethod
-    def from_error(cls, key: str, exc: Exception, attempts=()) -> "Outcome":
-        """Classify a Kustomer error: transient ones are retried on the schedule, the rest are not."""
-        kind = OutcomeKind.TRANSIENT if isinstance(exc, TransientError) else OutcomeKind.PERMANENT
-        return cls(key, kind, error=str(exc), retry_after=getattr(exc, "retry_after", None),
-                   attempts=list(attempts))
+from bridge.kustomer.outcome import Outcome, OutcomeKind  # the vocabulary decide() reads; importers use it from here too
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from bridge.events.models import ActionStatus, Ticket, TicketState, utcnow
 from bridge.kustomer import attempt_log
 from bridge.kustomer.errors import ConfigurationError, KustomerError, TransientError
 from bridge.kustomer.note_limit import truncate_note
-from bridge.kustomer.shopper import find_or_create_shopper  # shared with timeline cards
+from bridge.okendo.shopper import find_or_create_shopper  # shared with timeline cards
 from bridge.mapping import render_ticket
 from bridge.timeline.links import card_for_ticket, with_card_line
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 
-from bridge.delivery.retry_policy import Outcome, OutcomeKind
 from bridge.kustomer import attempt_log, kobjects
 from bridge.kustomer.errors import ConfigurationError, KustomerError
-from bridge.kustomer.shopper import find_or_create_shopper
+from bridge.kustomer.outcome import Outcome, OutcomeKind
+from bridge.okendo.shopper import find_or_create_shopper
 from bridge.timeline import cards
 from bridge.timeline.catalog import KlassCatalog
 from bridge.timeline.create_limit import PerCustomerCreateLimit

@@ -1,11 +1,15 @@
 """The Kustomer customer an Okendo event belongs to: found by email, else created.
 
-Shared by tickets and timeline cards, so both put a review on the same customer.
+Shared by tickets and timeline cards, so both put a review on the same customer. What is
+written here is Okendo's knowledge (which fields name the shopper: email, name, customer
+id, else the resource); the Kustomer client is passed in, so ``okendo/`` imports nothing of
+``kustomer/`` (docs/architecture.md, rules of the layout).
 Failure policy: the client's (see ``client.find_or_create_customer``). A shopper without
 an email is identified by what Okendo does give: its customer id (surveys, loyalty), else
 the resource itself, so the same review always lands on the same customer.
 """
 from __future__ import annotations
+
 from bridge.okendo.schemas import customer_name_of, email_of
 
 
