@@ -241,7 +241,7 @@ def preview(file: str, as_json: bool, mapping_path: str | None) -> None:
     """What an Okendo payload would cause, without sending anything."""
     from bridge.delivery.preview import format_preview_text, preview_payload
     from bridge.mapping import MappingError, load_mapping
-    from bridge.mapping.preview_source import live_mapping_for_preview
+    from bridge.setup.preview_mapping import live_mapping_for_preview
 
     settings = _settings()
     try:

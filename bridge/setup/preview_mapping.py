@@ -5,6 +5,9 @@ settings like the processes do. Failure policy: a database that cannot be read (
 migrated yet on a fresh machine, or unreachable) is not an error for a preview: it falls
 back to the file named by BRIDGE_MAPPING and says so on stderr. An invalid mapping raises
 :class:`MappingError` as before.
+
+It lives in ``setup/`` beside the live settings it reads the database through; in
+``mapping/`` it made the mapping depend on ``setup/``, which itself builds on the mapping.
 """
 from __future__ import annotations
 
