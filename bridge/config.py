@@ -101,9 +101,9 @@ class Settings:
     database_url: str
     queue_url: str | None
     webhook_secrets: tuple[str, ...]
-    # No kustomer_api_key: the key can be entered in the console, so its one reader is the
-    # mapping's default target, built from the live settings (bridge.mapping.model).
-    kustomer_api_base: str | None
+    # No kustomer_api_key, no kustomer_api_base: both can be entered in the console, so their
+    # one reader is the mapping's default target, built from the live settings
+    # (bridge.mapping.model.default_kustomer_target).
     mapping_path: str
     retry_schedule: tuple[float, ...]
     max_body_bytes: int
@@ -137,7 +137,6 @@ class Settings:
             database_url=normalize_database_url(env.get("DATABASE_URL") or default_database_url()),
             queue_url=env.get("QUEUE_URL") or env.get("REDIS_URL") or None,
             webhook_secrets=secrets,
-            kustomer_api_base=(env.get("KUSTOMER_API_BASE") or "").rstrip("/") or None,
             mapping_path=env.get("BRIDGE_MAPPING") or "config/mapping.yaml",
             retry_schedule=parse_retry_schedule(env.get("BRIDGE_RETRY_SCHEDULE")),
             max_body_bytes=_int(env, "BRIDGE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),

@@ -20,6 +20,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from bridge.admin.views import bp
 from bridge.mapping import MappingError
+from bridge.mapping.model import default_kustomer_target
 from bridge.okendo.api import OkendoError
 from bridge.setup import stored
 from bridge.setup.kustomer_connect import check_all
@@ -37,7 +38,7 @@ def _runtime():
 
 def needs_setup(live) -> bool:
     """Nothing connected yet: the console opens on the setup page."""
-    return not live.webhook_secrets() and not live.get("KUSTOMER_API_KEY")
+    return not live.webhook_secrets() and not default_kustomer_target(live).api_key
 
 
 def last4(value: str | None) -> str:

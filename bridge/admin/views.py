@@ -27,6 +27,7 @@ from bridge.events.models import ActionStatus, EventStatus, Ticket, utcnow
 from bridge.kustomer.links import customer_url, kustomer_app_url  # noqa: F401 - kustomer_app_url re-exported
 from bridge.logs import mask
 from bridge.mapping import MappingError
+from bridge.mapping.model import default_kustomer_target
 from bridge.okendo.schemas import KNOWN_RESOURCE_TYPES, KNOWN_TOPICS
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,8 @@ def event_page(event_id: int):
 
 def _cards_of(actions) -> list[dict]:
     """The timeline cards this event wrote, each with a link to the shopper's timeline."""
-    settings = runtime().settings
-    return [dict(a.result, key=a.key, url=customer_url(settings.raw, settings.kustomer_api_base,
-                                                          a.result.get("customer_id")))
+    env, api_base = _kustomer_base()
+    return [dict(a.result, key=a.key, url=customer_url(env, api_base, a.result.get("customer_id")))
             for a in actions if a.key.startswith("timeline:") and a.status == ActionStatus.DONE
             and isinstance(a.result, dict) and a.result.get("kobject_id")]
 
@@ -166,9 +166,15 @@ def _ticket_for(session, event) -> Ticket | None:
 
 
 def _conversation_url(conversation_id: str) -> str | None:
-    env = runtime().live or runtime().settings.raw  # the environment, then the setup page's values
-    base = kustomer_app_url(env, (env.get("KUSTOMER_API_BASE") or "").rstrip("/") or None)
+    base = kustomer_app_url(*_kustomer_base())
     return f"{base}/app/conversations/{conversation_id}" if base else None
+
+
+def _kustomer_base():
+    """The live settings (the environment, then the setup page's values) and the default
+    org's API base read from them by its one reader, for every link into Kustomer's app."""
+    env = runtime().live or runtime().settings.raw
+    return env, default_kustomer_target(env).api_base
 
 
 def _raw_body(body: bytes) -> str:

@@ -228,7 +228,7 @@ def build_mapping(loaded: dict, document, env: TypingMapping[str, str]) -> Mappi
     global_tickets = (_ticket_settings(merged_global, "tickets") if merged_global
                       else TicketSettings(enabled=False))
 
-    default_target = _default_target(env)
+    default_target = default_kustomer_target(env)
     stores = {}
     for subscriber_id, raw in (loaded.get("stores") or {}).items():
         path = ("stores", subscriber_id)
@@ -328,9 +328,10 @@ def _ticket_settings(merged: dict, origin: str) -> TicketSettings:
     )
 
 
-def _default_target(env: TypingMapping[str, str]) -> KustomerTarget:
+def default_kustomer_target(env: TypingMapping[str, str]) -> KustomerTarget:
     """The default org's credentials. `env` is the process's live settings (the environment,
-    then what the console stored), so this is the one place the key is read."""
+    then what the console stored), so this is the one place the key and the base URL are
+    read: the mapping's default target, the console's links and its setup check use it."""
     api_key = env.get("KUSTOMER_API_KEY") or None
     api_base = (env.get("KUSTOMER_API_BASE") or "").rstrip("/") or None
     missing = tuple(name for name, value in

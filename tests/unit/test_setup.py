@@ -190,3 +190,26 @@ def test_live_settings_prefer_the_environment_and_name_the_source(runtime):
     assert live.source("KUSTOMER_SURVEY_HOOK_URL") is None
     other_key = LiveSettings({"SECRET_KEY": "rotated"}, runtime.db)
     assert "KUSTOMER_API_KEY" not in other_key and "SECRET_KEY changed" in other_key.problems[0]
+
+
+def test_a_kustomer_base_entered_on_the_setup_page_links_cards_and_conversations(client, runtime):
+    """One source for the Kustomer API base: the console's value (the environment has none)
+    gives the event page its timeline-card link as well as its conversation link."""
+    from bridge.events import store
+    from bridge.events.models import Ticket
+
+    with runtime.db.session() as session:
+        stored.write(session, runtime.live.vault, {"KUSTOMER_API_BASE": KUSTOMER_BASE})
+        event_id = store.store_event(session, webhook_id="msg_card", body=b"{}", headers={}, status="delivered",
+                                     subscriber_id="sub_1", resource_type="review", resource_id="r1",
+                                     topic="create").event_id
+        store.record_action(session, event_id, "timeline:timeline", "done",
+                            result={"kobject_id": "card_1", "klass": "okendoReview",
+                                    "external_id": "okendo-review-r1", "customer_id": "cus_1"})
+        session.add(Ticket(subscriber_id="sub_1", resource_type="review", resource_id="r1",
+                           external_id="okendo-review-r1", state="open", customer_id="cus_1",
+                           conversation_id="conv456"))
+    runtime.live.refresh()
+    page = client.get(f"/admin/events/{event_id}", headers=ADMIN).get_data(as_text=True)
+    assert 'href="https://acme.kustomerapp.com/app/conversations/conv456"' in page
+    assert 'href="https://acme.kustomerapp.com/app/customers/cus_1"' in page
