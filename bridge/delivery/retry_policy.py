@@ -10,7 +10,7 @@ from bridge.kustomer.outcome import Outcome, OutcomeKind  # the vocabulary decid
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str
+    status: EventStatus  # what the event becomes: retrying, dead or delivered
     error: str | None = None
     next_attempt_at: datetime | None = None
     delay: float | None = None

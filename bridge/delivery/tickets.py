@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
@@ -53,6 +54,16 @@ CREATING, SENDING = TicketState.CREATING, ActionStatus.SENDING
 # found "another worker is opening this ticket" until its schedule ran out (tests/faults).
 # A second worker that finds the ticket being created waits this long before looking again.
 BUSY_RETRY_SECONDS = 2.0
+
+
+class Lifecycle(StrEnum):
+    """What an event did to its resource's conversation: the `ticket` action's result says it
+    (``result["ticket"]``), so the values are stored and shown and must not change."""
+    NONE = "none"  # no ticket wanted, and none open for the resource
+    OPENED = "opened"  # this event opened the conversation: the full note, then the tags
+    STILL_NEGATIVE = "still negative"  # an update, still negative: a note, and the conversation reopened
+    NOW_POSITIVE = "now positive"  # an update that is no longer negative: a note saying so
+    DELETED = "deleted"  # the feedback was deleted in Okendo: a note saying so
 
 
 def conversation_external_id(event) -> str:
@@ -96,7 +107,7 @@ class TicketService:
             return answer
         ticket = self._ticket_row(event)
         if ticket is None and not decision.negative:
-            return {"ticket": "none", "reason": decision.clause}
+            return {"ticket": Lifecycle.NONE, "reason": decision.clause}
         if client is None:
             return Outcome(KEY, OutcomeKind.PERMANENT, error=problem)
 
@@ -117,19 +128,19 @@ class TicketService:
         steps = self._steps(event_id)
         # An event that opened the conversation (maybe in an earlier, interrupted round)
         # writes the full note; later events of the resource add an update to it.
-        lifecycle = "opened" if _is_done(steps, "ticket:conversation") else _lifecycle(event, decision)
+        lifecycle = Lifecycle.OPENED if _is_done(steps, "ticket:conversation") else _lifecycle(event, decision)
 
         conversation_id = ticket.conversation_id
         warnings = []
         if not _is_done(steps, "ticket:note"):
-            note = rendered.note if lifecycle == "opened" else \
+            note = rendered.note if lifecycle == Lifecycle.OPENED else \
                 truncate_note(f"{_headline(event, lifecycle, decision)}\n\n{rendered.note}")
             warnings += self._post_note_once(event_id, steps.get("ticket:note"), client, conversation_id, note)
         # The extras come after the note: a refused tag must never cost the agent the note.
-        if lifecycle == "opened" and rendered.tags:
+        if lifecycle == Lifecycle.OPENED and rendered.tags:
             warnings += self._extra(event_id, steps, "ticket:tags", {"tags": list(rendered.tags)},
                                     lambda: client.add_conversation_tags(conversation_id, list(rendered.tags)))
-        if lifecycle == "still negative":
+        if lifecycle == Lifecycle.STILL_NEGATIVE:
             warnings += self._extra(event_id, steps, "ticket:reopen", {"conversation_id": conversation_id},
                                     lambda: client.update_conversation(conversation_id, status="open"))
         result = {"ticket": lifecycle, "conversation_id": conversation_id, "customer_id": ticket.customer_id,
@@ -262,17 +273,18 @@ def _hold(ticket: Ticket) -> None:
         lease.ticket_ids.add(ticket.id)
 
 
-def _lifecycle(event, decision) -> str:
+def _lifecycle(event, decision) -> Lifecycle:
+    """What a later event of a resource with a conversation does to it."""
     if event.topic == "delete":
-        return "deleted"
-    return "still negative" if decision.negative else "now positive"
+        return Lifecycle.DELETED
+    return Lifecycle.STILL_NEGATIVE if decision.negative else Lifecycle.NOW_POSITIVE
 
 
-def _headline(event, lifecycle: str, decision) -> str:
+def _headline(event, lifecycle: Lifecycle, decision) -> str:
     name = f"{event.resource_type}.{event.topic}"
-    if lifecycle == "deleted":
+    if lifecycle == Lifecycle.DELETED:
         return f"Okendo {name}: the shopper's feedback was deleted in Okendo."
-    if lifecycle == "now positive":
+    if lifecycle == Lifecycle.NOW_POSITIVE:
         return f"Okendo {name}: the feedback is no longer negative ({decision.clause})."
     return f"Okendo {name}: still negative ({decision.clause}); conversation reopened."
 
@@ -286,7 +298,7 @@ def _outcome_for(exc: Exception, tries) -> Outcome:
 def _answer_without_row(event, decision, ticketed: bool | None) -> dict | None:
     """The ticket action's result when neither the ticket row nor Kustomer need asking, else None."""
     if not event.resource_id or not event.subscriber_id:
-        return {"ticket": "none", "reason": "the event has no resource id or store id"}
+        return {"ticket": Lifecycle.NONE, "reason": "the event has no resource id or store id"}
     if ticketed is False and not decision.negative:
-        return {"ticket": "none", "reason": decision.clause}
+        return {"ticket": Lifecycle.NONE, "reason": decision.clause}
     return None

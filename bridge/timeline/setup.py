@@ -11,20 +11,29 @@ klass is still missing afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bridge.kustomer import kobjects, KustomerClient
 from bridge.kustomer.errors import ConfigurationError, KustomerError
 from bridge.timeline.catalog import READ_ROLE
 from bridge.timeline.klasses import KLASSES, KlassDefinition
+
 CREATE_ROLE = "org.permission.klass.create (legacy org.admin.klass.write)"
 METADATA_ROLE = "org.permission.metadata.update (legacy org.admin.metadata.write)"
+
+
+class KlassState(StrEnum):
+    """Where a klass stands after setup; the report's words for it."""
+    CREATED = "created"
+    FOUND = "found"  # it existed already (or someone else created it meanwhile)
+    MISSING = "missing"  # it could not be listed as existing nor created: setup is not ok
 
 
 @dataclass
 class SetupReport:
     lines: list[str] = field(default_factory=list)
     ok: bool = True
-    klasses: dict = field(default_factory=dict)  # name -> "created" | "found" | "missing"
+    klasses: dict[str, KlassState] = field(default_factory=dict)  # klass name -> its state
 
     def say(self, line: str) -> None:
         self.lines.append(line)
@@ -53,14 +62,15 @@ def setup_timeline(client) -> SetupReport:
         return report
     for klass in KLASSES:
         if klass.name in existing:
-            report.klasses[klass.name] = "found"
+            report.klasses[klass.name] = KlassState.FOUND
             report.say(f"found    klass {klass.name} ({klass.display_name}), id {existing[klass.name].get('id')}")
         elif not _create(client, klass, report):
             continue
         _set_display_names(client, klass, report)
-    if any(state == "missing" for state in report.klasses.values()):
+    missing = [k for k in KLASSES if report.klasses.get(k.name) == KlassState.MISSING]
+    if missing:
         report.ok = False
-        report.say(manual_steps([k for k in KLASSES if report.klasses.get(k.name) == "missing"]))
+        report.say(manual_steps(missing))
     return report
 
 
@@ -69,17 +79,17 @@ def _create(client, klass: KlassDefinition, report: SetupReport) -> bool:
         created = kobjects.create_klass(client, klass.create_body())
     except KustomerError as exc:
         if kobjects.is_duplicate(exc) and klass.name in kobjects.klass_names(kobjects.list_klasses(client)):
-            report.klasses[klass.name] = "found"
+            report.klasses[klass.name] = KlassState.FOUND
             report.say(f"found    klass {klass.name} (created by someone else meanwhile)")
             return True
-        report.klasses[klass.name] = "missing"
+        report.klasses[klass.name] = KlassState.MISSING
         if isinstance(exc, ConfigurationError) and exc.status == 403:
             report.say(f"REFUSED creating klass {klass.name}: the key lacks {CREATE_ROLE} "
                        "(usually an administrator's key).")
         else:
             report.say(f"FAILED creating klass {klass.name}: {exc}")
         return False
-    report.klasses[klass.name] = "created"
+    report.klasses[klass.name] = KlassState.CREATED
     report.say(f"created  klass {klass.name} ({klass.display_name}), id {created.get('id')}")
     return True
 
