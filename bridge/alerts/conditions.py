@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bridge.alerts.grouping import attempt_reason, duration, error_reason, plural, summarize
+from bridge.alerts.settings import AlertSettings
 from bridge.alerts.tables import SignatureRefusal
 from bridge.events.models import Attempt, Event, EventStatus
 from bridge.logs import mask
-from bridge.mapping import MappingError
+from bridge.mapping import MappingError, MappingStore
 from bridge.mapping.tables import MappingAudit
 
 AUTH_STATUSES = (401, 403)
@@ -46,10 +48,10 @@ class Finding:
 
 @dataclass
 class Context:
-    session: object
+    session: Session
     now: datetime
-    settings: object                   # AlertSettings
-    mappings: object | None = None     # the worker's MappingStore, when there is one
+    settings: AlertSettings
+    mappings: MappingStore | None = None  # the worker's, when there is one
 
     @property
     def window_start(self) -> datetime:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from bridge.events.models import utcnow
 from bridge.mapping.errors import MappingError
 from bridge.mapping.loader import load_mapping_text, read_mapping_file
+from bridge.mapping.model import Mapping
 from bridge.mapping.tables import MappingAudit, MappingDraft, MappingVersion
 
 NOTIFY_CHANNEL = "bridge_mapping"
@@ -46,7 +47,7 @@ class PublishError(ValueError):
 @dataclass(frozen=True)
 class Published:
     version: MappingVersion
-    mapping: object  # the loaded Mapping (warnings included)
+    mapping: Mapping  # as loaded, warnings included
     changed: bool  # False: the text was already live, nothing was added
 
 
