@@ -7,7 +7,9 @@ from anywhere else. Failure policy: never raises; a note within the limit is unc
 """
 from __future__ import annotations
 
-NOTE_BODY_LIMIT = 10_240  # characters, per the notes endpoint
+from bridge.kustomer import contract
+
+NOTE_BODY_LIMIT = contract.NOTE_BODY_LIMIT  # characters; the contract's operation file is its one home
 TRUNCATION_MARKER = "characters left out]"  # how every cut note ends
 _CUT = "\n\n[… note cut to Kustomer's {limit:,} character limit; {cut:,} " + TRUNCATION_MARKER
 

@@ -34,7 +34,9 @@ WINDOW_S = 60.0  # Kustomer's budgets are per minute; `rate_window_seconds` shor
 # The docs say "400 KB" without saying which; the strict reading (400,000 bytes) is the
 # contract's, so a bridge that passes here passes Kustomer whichever it means.
 HOOK_BODY_LIMIT = contract.HOOK_BODY_LIMIT  # bytes; bigger hook bodies get 413
-NOTE_BODY_MAX = 10240  # characters
+# From the contract, like the hook limit (the client's truncate_note reads it there too): the
+# emulator enforces what Kustomer documents, never a constant of the client it is testing.
+NOTE_BODY_MAX = contract.NOTE_BODY_LIMIT  # characters
 CUSTOMER_CREATE_LIMIT = 120  # conversations / notes per customer per minute
 
 HOOK_ROLES = ("org.hooks", "org.hook")  # older docs (and Okendo) say org.hook

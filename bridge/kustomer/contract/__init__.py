@@ -195,3 +195,5 @@ def unconfirmed() -> dict[str, tuple[str, ...]]:
 
 
 HOOK_BODY_LIMIT: int = OPERATIONS["PostWebHook"].max_bytes
+# characters in a note's body: the notes endpoint's documented limit, kept in its operation file
+NOTE_BODY_LIMIT: int = OPERATIONS["CreateNoteForConversation"].request["properties"]["body"]["maxLength"]
