@@ -22,8 +22,7 @@ import json
 from urllib.parse import urlsplit
 
 from bridge.http.errors import CallError
-
-BODY_EXCERPT_LIMIT = 500
+from bridge.http.excerpt import EXCERPT_LIMIT, excerpt
 
 HOOK_ROLES = "posting to hooks needs org.hooks (older docs: org.hook)"
 TICKET_ROLES = (
@@ -34,7 +33,8 @@ TICKET_ROLES = (
 
 
 class KustomerError(CallError):
-    """Base class. ``url`` is already redacted; ``body_excerpt`` is at most 500 chars."""
+    """Base class. ``url`` is already redacted; ``body_excerpt`` is the body's first
+    ``EXCERPT_LIMIT`` (500) characters, as sent."""
 
     def __init__(
         self,
@@ -47,7 +47,7 @@ class KustomerError(CallError):
     ) -> None:
         super().__init__(message, status=status, retry_after=retry_after)
         self.url = url
-        self.body_excerpt = body_excerpt[:BODY_EXCERPT_LIMIT] if body_excerpt else body_excerpt
+        self.body_excerpt = body_excerpt[:EXCERPT_LIMIT] if body_excerpt else body_excerpt
 
 
 class TransientError(KustomerError):
@@ -114,8 +114,8 @@ def parse_error_body(text: str | bytes | None) -> str:
         described = [_describe(e) for e in errors if isinstance(e, dict)]
         described = [d for d in described if d]
         if described:
-            return _excerpt("; ".join(described))
-    return _excerpt(text)
+            return excerpt("; ".join(described))
+    return excerpt(text)
 
 
 def _describe(error: dict) -> str:
@@ -132,13 +132,6 @@ def _describe(error: dict) -> str:
         parts = [_describe(s) if isinstance(s, dict) else str(s) for s in subs]
         line += " [" + "; ".join(p for p in parts if p) + "]"
     return line
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= BODY_EXCERPT_LIMIT:
-        return flat
-    return flat[: BODY_EXCERPT_LIMIT - 1] + "…"
 
 
 def error_for_response(
@@ -166,5 +159,5 @@ def error_for_response(
         message = f"Kustomer refused the body as too large (413) at {where}: {detail}"
     else:
         message = f"Kustomer answered {status} at {where}: {detail}"
-    excerpt = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return cls(message, status=status, url=where, retry_after=retry_after, body_excerpt=excerpt)
+    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return cls(message, status=status, url=where, retry_after=retry_after, body_excerpt=raw)

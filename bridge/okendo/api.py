@@ -51,7 +51,9 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from bridge.http.env_session import EnvironmentOnceSession
 from bridge.http.errors import CallError
+from bridge.http.excerpt import excerpt
 from bridge.http.retry_after import parse_retry_after, wait_for_server_hint_or
 from bridge.http.scrub import scrub
 
@@ -65,7 +67,6 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 CREDENTIALS_HINT = (
     "check OKENDO_USER_ID and OKENDO_API_KEY (Okendo app: Settings > Integrations > API)"
 )
-MESSAGE_LIMIT = 300
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -146,8 +147,9 @@ def events_of(subscription: dict) -> list[str]:
     return out
 
 
-def _body_message(response: requests.Response) -> str:
-    """Okendo's own words from an error answer (JSON ``message``/``error``/``errors``)."""
+def _body_message(response: requests.Response, scrub: Callable[[str], str]) -> str:
+    """Okendo's own words from an error answer (JSON ``message``/``error``/``errors``),
+    ``scrub``-bed before they are cut: a credential cut in two would escape the scrub."""
     text = response.text or ""
     try:
         body = response.json()
@@ -161,8 +163,7 @@ def _body_message(response: requests.Response) -> str:
                 break
     elif isinstance(body, str) and body:
         text = body
-    text = " ".join(text.split())
-    return text[:MESSAGE_LIMIT] + ("…" if len(text) > MESSAGE_LIMIT else "")
+    return excerpt(scrub(text))
 
 
 def _nothing_was_sent(exc: BaseException) -> bool:
@@ -221,7 +222,8 @@ class OkendoClient:
         self.user_id = user_id
         self._api_key = api_key
         self.version = version
-        self.session = session or requests.Session()
+        # The environment (proxies, CA bundle) read once per origin, as the Kustomer client does.
+        self.session = session or EnvironmentOnceSession()
         self._sleep = sleep
         self._clock = clock
         self._interval = 1.0 / requests_per_second
@@ -404,7 +406,7 @@ class OkendoClient:
         except (requests.ConnectionError, requests.Timeout) as exc:
             unsent = _nothing_was_sent(exc)
             error = OkendoTransientError(
-                f"could not reach Okendo for {what}: {type(exc).__name__}: {self._scrub(str(exc))[:MESSAGE_LIMIT]}",
+                f"could not reach Okendo for {what}: {type(exc).__name__}: {excerpt(self._scrub(str(exc)))}",
                 may_have_succeeded=not unsent and not idempotent,
                 attempts=attempt,
             )
@@ -416,7 +418,7 @@ class OkendoClient:
         status = response.status_code
         if status < 300:
             return response
-        message = self._scrub(_body_message(response))
+        message = _body_message(response, self._scrub)
         detail = f": {message}" if message else ""
         if status in (401, 403):
             plan = "; webhooks also need Okendo's Advanced plan or above" if status == 403 else ""

@@ -6,6 +6,7 @@ import requests
 
 from bridge.http.env_session import EnvironmentOnceSession
 from bridge.kustomer import KustomerClient
+from bridge.okendo.api import OkendoClient
 
 URLS = ["https://acme.api.kustomerapp.com/v1/hooks/web/abc", "https://acme.api.kustomerapp.com:8443/v1/x",
         "http://127.0.0.1:9000/v1/hooks/web/abc", "https://internal.example/v1/customers"]
@@ -55,3 +56,7 @@ def test_per_call_proxies_and_trust_env_off_take_requests_own_path(monkeypatch):
 
 def test_the_kustomer_client_uses_it():
     assert isinstance(KustomerClient("key").session, EnvironmentOnceSession)
+
+
+def test_the_okendo_client_uses_it_too():
+    assert isinstance(OkendoClient("user", "key").session, EnvironmentOnceSession)

@@ -276,6 +276,15 @@ def test_401_is_an_auth_error_naming_the_variables_without_the_key(client):
 
 
 @responses.activate
+def test_an_echoed_key_is_scrubbed_before_the_message_is_cut(client):
+    # Cut first, the excerpt would end inside a copy of the key, and that prefix escaped the scrub.
+    responses.get(SUBS, status=400, json={"message": " ".join([API_KEY] * 40)})
+    with pytest.raises(OkendoError) as info:
+        client.list_subscriptions()
+    assert API_KEY[:3] not in str(info.value)
+
+
+@responses.activate
 def test_other_4xx_carries_okendo_message(client):
     responses.post(SUBS, status=422, json={"message": "endpointUrl must be https"})
     with pytest.raises(OkendoError, match="HTTP 422.*endpointUrl must be https") as info:
