@@ -28,7 +28,8 @@ from werkzeug.exceptions import HTTPException
 
 from bridge.kustomer import contract
 
-from .state import HOOK_BODY_LIMIT, HOOK_ROLES, ApiError, EmulatorState
+from .state import HOOK_BODY_LIMIT, HOOK_ROLES, EmulatorState
+from .wire import ApiError
 
 EXTENSION = "kustomer_emulator"
 DEFAULT_API_KEY = "emulator-key"
