@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from bridge.mapping import Mapping, plan_event, render_ticket
+from bridge.okendo import envelope
 from bridge.okendo.schemas import EventValidationError, validate_event
 from bridge.timeline.cards import card_body
 from bridge.timeline.klasses import card_external_id, klass_for
@@ -107,12 +108,13 @@ def _outcome(plan) -> str:
 
 def _event_facts_of_payload(payload: Any) -> dict:
     """What can be said of a payload before (or without) validation."""
-    if not isinstance(payload, dict):
+    sent = envelope.as_sent(payload)
+    if sent is None:
         return {"name": None}
-    resource_type, topic = payload.get("resourceType"), payload.get("topic")
+    resource_type, topic = sent["resource_type"], sent["topic"]
     name = f"{resource_type}.{topic}" if isinstance(resource_type, str) and isinstance(topic, str) else None
     return {"name": name, "resource_type": resource_type, "topic": topic,
-            "sequence_number": payload.get("sequenceNumber")}
+            "sequence_number": sent["sequence_number"]}
 
 
 # ------------------------------------------------------------------------------ text

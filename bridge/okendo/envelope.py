@@ -13,6 +13,8 @@ Failure policy: never raises, for any JSON value. :func:`relayable` returns None
 the payload is not plainly a well-formed event of a relayed type (broken, or of a type the
 bridge does not relay); the caller then runs the full validation at once, which decides
 between `invalid` (with every error) and `skipped`, as ingest always did. Those are rare.
+:func:`as_sent` is the fallback reader for such payloads (and for the preview of one that may
+not validate): the envelope's fields as they came, whatever their type, None when absent.
 """
 from __future__ import annotations
 
@@ -48,3 +50,15 @@ def relayable(payload: Any) -> dict | None:
     return {"resource_type": resource_type, "topic": topic, "subscriber_id": subscriber_id,
             "resource_id": resource_id, "sequence_number": sequence_number,
             "email": email_in(resource_type, resource)}
+
+
+def as_sent(payload: Any) -> dict | None:
+    """The envelope's fields as sent, unchecked: {resource_type, topic, subscriber_id,
+    sequence_number}, each None when absent (any JSON value otherwise); None when the payload
+    is not an object. For what must be said of a payload that may not validate."""
+    if not isinstance(payload, dict):
+        return None
+    resource = payload.get("resource")
+    return {"resource_type": payload.get("resourceType"), "topic": payload.get("topic"),
+            "subscriber_id": resource.get("subscriberId") if isinstance(resource, dict) else None,
+            "sequence_number": payload.get("sequenceNumber")}

@@ -155,14 +155,9 @@ def _inspect(body: bytes):
     if relayable is not None:
         return {name: _text(value, COLUMN_LIMITS[name]) for name, value in relayable.items()}, \
             EventStatus.PENDING, repaired
-    envelope_ = payload if isinstance(payload, dict) else {}
-    resource = envelope_.get("resource") if isinstance(envelope_.get("resource"), dict) else {}
-    fields = {
-        "resource_type": _text(envelope_.get("resourceType"), 64),
-        "topic": _text(envelope_.get("topic"), 16),
-        "subscriber_id": _text(resource.get("subscriberId"), 64),
-        "sequence_number": _text(envelope_.get("sequenceNumber"), 40),
-    }
+    sent = envelope.as_sent(payload) or {}
+    fields = {name: _text(sent.get(name), COLUMN_LIMITS[name])
+              for name in ("resource_type", "topic", "subscriber_id", "sequence_number")}
     try:
         event = validate_event(payload)
     except EventValidationError as exc:

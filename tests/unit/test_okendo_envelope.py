@@ -4,7 +4,7 @@ import copy
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bridge.okendo.envelope import relayable
+from bridge.okendo.envelope import as_sent, relayable
 from bridge.okendo.schemas import EventValidationError, email_of, validate_event
 from tests.helpers import sample
 from tests.hypothesis_profiles import examples
@@ -75,3 +75,11 @@ def test_what_it_lets_through_is_either_valid_with_the_same_columns_or_fails_onl
     except EventValidationError as exc:
         # The worker marks it invalid with these errors; the envelope itself was sound.
         assert set(exc.errors) == {"resource"}, exc.errors
+
+
+def test_as_sent_reads_the_envelope_unchecked():
+    payload = {"resourceType": 7, "topic": "create", "sequenceNumber": [1], "resource": {"subscriberId": "s"}}
+    assert as_sent(payload) == {"resource_type": 7, "topic": "create", "subscriber_id": "s", "sequence_number": [1]}
+    assert as_sent({"resource": "not an object"}) == dict.fromkeys(
+        ("resource_type", "topic", "subscriber_id", "sequence_number"))
+    assert as_sent([1, 2]) is None and as_sent(None) is None
