@@ -12,13 +12,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import flash, redirect, render_template, url_for
-from sqlalchemy import func, select
 
 from bridge.admin.views import bp, runtime
-from bridge.alerts import outbox
+from bridge.alerts import outbox, state_store
 from bridge.alerts.conditions import CONDITIONS
 from bridge.alerts.service import Alerts
-from bridge.alerts.tables import AlertState, SignatureRefusal
 from bridge.events.models import utcnow
 
 
@@ -27,10 +25,9 @@ def alerts_page():
     settings = runtime().settings.alerts
     service = Alerts(runtime().db, settings)
     with runtime().db.session() as session:
-        states = {row.key: row for row in session.execute(select(AlertState)).scalars()}
+        states = state_store.states_by_key(session)
         messages = outbox.recent(session, limit=30)
-        refused = session.execute(select(func.coalesce(func.sum(SignatureRefusal.count), 0))
-                                  .where(SignatureRefusal.recorded_at >= utcnow() - timedelta(hours=1))).scalar_one()
+        refused = state_store.refused_since(session, utcnow() - timedelta(hours=1))
     conditions = [dict(key=key, title=title, state=states.get(key)) for key, (title, _) in CONDITIONS.items()]
     return render_template("admin/alerts.html", conditions=conditions, messages=messages, refused=int(refused),
                            channels=[c.describe() for c in service.channels.values()], settings=settings)

@@ -21,20 +21,16 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
-
-from bridge.alerts import channels as channel_mod, outbox
+from bridge.alerts import channels as channel_mod, outbox, state_store
 from bridge.alerts.conditions import CONDITIONS, Context
 from bridge.alerts.policy import State, decide
-from bridge.alerts.tables import AlertDelivery, AlertState, DeliveryStatus, SignatureRefusal
-from bridge.events import store
-from bridge.events.models import Event, EventStatus, utcnow
+from bridge.alerts.tables import AlertDelivery, DeliveryStatus
+from bridge.events import overview, store
+from bridge.events.models import utcnow
 
 log = logging.getLogger(__name__)
 
 DIGEST_KEY = "digest"
-STATE_FIELDS = ("active", "notified", "started_at", "last_sent_at", "covered_until", "episode_count", "summary")
 TEST_SUBJECT = "Test alert from the Okendo → Kustomer bridge"
 
 
@@ -66,13 +62,13 @@ class Alerts:
     def _evaluate_one(self, key: str, title: str, condition) -> int | None:
         now = self.clock()
         with self.db.session() as session:
-            row = _state_row(session, key)
-            version, current = row.version, State(**{name: getattr(row, name) for name in STATE_FIELDS})
+            row = state_store.state_row(session, key)
+            version, current = row.version, state_store.state_of(row)
             finding = condition(Context(session, now, self.settings, self.mappings), current.covered_until)
             decision = decide(current, finding, now, self.settings, title)
             if decision is None:
                 return None
-            if not _compare_and_set(session, key, version, decision.state):
+            if not state_store.compare_and_set(session, key, version, decision.state):
                 session.rollback()  # another worker recorded this transition first
                 return None
             if decision.message is None:
@@ -88,11 +84,11 @@ class Alerts:
         if now < due_at:
             return []
         with self.db.session() as session:
-            row = _state_row(session, DIGEST_KEY)
+            row = state_store.state_row(session, DIGEST_KEY)
             if row.covered_until is not None and row.covered_until >= due_at:
                 return []
             state = State(covered_until=now, last_sent_at=now)
-            if not _compare_and_set(session, DIGEST_KEY, row.version, state):
+            if not state_store.compare_and_set(session, DIGEST_KEY, row.version, state):
                 session.rollback()
                 return []
             subject, text = _digest_text(session, now, self.settings)
@@ -102,7 +98,7 @@ class Alerts:
         now = self.clock()
         with self.db.session() as session:
             outbox.prune(session, now)
-            session.execute(delete(SignatureRefusal).where(SignatureRefusal.recorded_at < now - timedelta(days=2)))
+            state_store.prune_refusals(session, now - timedelta(days=2))
 
     # -- sending ---------------------------------------------------------------------------------
     def send_due(self) -> int:
@@ -158,41 +154,16 @@ class Alerts:
         found = {}
         with self.db.session() as session:
             for key, (_title, condition) in self.conditions.items():
-                row = session.get(AlertState, key)
+                row = state_store.find(session, key)
                 found[key] = condition(Context(session, now, self.settings, self.mappings),
                                        row.covered_until if row else None)
         return found
 
 
-def _state_row(session, key: str) -> AlertState:
-    row = session.get(AlertState, key)
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            row = AlertState(key=key, version=0, active=False, notified=False, episode_count=0)
-            session.add(row)
-            session.flush()
-        return row
-    except IntegrityError:  # another worker created it a moment ago
-        return session.get(AlertState, key, populate_existing=True)
-
-
-def _compare_and_set(session, key: str, version: int, state: State) -> bool:
-    values = {name: getattr(state, name) for name in STATE_FIELDS}
-    result = session.execute(
-        update(AlertState).where(AlertState.key == key, AlertState.version == version)
-        .values(version=version + 1, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
 def _digest_text(session, now: datetime, settings) -> tuple[str, str]:
     counts = store.count_by_status(session, now - timedelta(days=1))
-    dead = session.execute(select(func.count()).select_from(Event).where(Event.status == EventStatus.DEAD)).scalar_one()
-    active = [row.summary for row in session.execute(
-        select(AlertState).where(AlertState.active.is_(True), AlertState.notified.is_(True))).scalars()]
+    dead = overview.dead_waiting(session)
+    active = state_store.open_summaries(session)
     total = sum(counts.values())
     lines = [f"Received in the last 24 hours: {total}"
              + (" (" + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ")" if counts else "")]
