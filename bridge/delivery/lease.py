@@ -15,6 +15,9 @@ A worker round claims an event with a fresh random token (`store.claim`). Then:
 - before each Kustomer call (after the pacer's wait) the worker checks the lease it holds
   (`check_current`), so a round that lost its lease stops instead of posting again.
 
+The statements are the event store's (`store.renew_lease`, `store.finish`, `store.record_action`,
+`ticket_store.extend_creating`); this module decides when they run and what a refusal means.
+
 Failure policy: a renewal that cannot reach the database is retried at the next beat; once
 the lease may have run out in the database (no renewal for `lease_seconds`), the holder
 treats it as lost and stops at its next write or call. `LeaseLost` is an ordinary exception
@@ -32,9 +35,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
 
-from sqlalchemy import update
-
-from bridge.events.models import Event, EventStatus, Ticket, TicketState, utcnow
+from bridge.events import store, ticket_store
+from bridge.events.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +77,12 @@ class Lease:
             raise LeaseLost(f"event {self.event_id}: the processing lease was lost")
         at = self.clock()
         until = utcnow() + timedelta(seconds=self.seconds)
-        changed = session.execute(
-            update(Event)
-            .where(Event.id == self.event_id, Event.lease_token == self.token,
-                   Event.status == EventStatus.PROCESSING)
-            .values(lease_until=until)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed != 1:
+        if not store.renew_lease(session, self.event_id, self.token, until):
             self.lost = True
             raise LeaseLost(f"event {self.event_id} is held by another worker now")
         if self.ticket_ids:
             # A conversation being opened is part of this event's round: its lock lives as long.
-            session.execute(
-                update(Ticket).where(Ticket.id.in_(self.ticket_ids), Ticket.state == TicketState.CREATING)
-                .values(lease_until=until).execution_options(synchronize_session=False))
+            ticket_store.extend_creating(session, self.ticket_ids, lease_until=until)
         self.renewed(at)
 
 

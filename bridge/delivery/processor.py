@@ -85,7 +85,7 @@ class Processor:
         return True
 
     def _round(self, event, token: str) -> str | None:
-        """One round for a claimed event (its `store.ROUND_COLUMNS` row)."""
+        """One round for a claimed event (its `round_statements.ROUND_COLUMNS` row)."""
         started = time.monotonic()
         event_id = event.id
         lease = leases.Lease(event_id, token, self.settings.lease_seconds)

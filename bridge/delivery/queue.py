@@ -7,17 +7,19 @@ retry when its schedule says). The partial index `ix_events_unfinished` holds on
 events, in that order, so finding work costs the same however much history is stored.
 
 Claiming (`claim_next`): on PostgreSQL one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE
-SKIP LOCKED LIMIT 1)`, so concurrent workers never wait for each other; on SQLite a read of
-the first due id, then the conditional claim of `store.claim_round` (SQLite has one writer at a
-time, so the claim is atomic; a lost race just looks again). Reading first keeps idle
-workers from taking SQLite's write lock, which ingest needs.
+SKIP LOCKED LIMIT 1)` (`store.claim_first_due`), so concurrent workers never wait for each
+other; on SQLite a read of the first due id (`store.first_due_id`), then the conditional claim
+of `store.claim_round` (SQLite has one writer at a time, so the claim is atomic; a lost race
+just looks again). Reading first keeps idle workers from taking SQLite's write lock, which
+ingest needs. The statements are built in `bridge.events.round_statements`, beside the
+round's others; this module decides when to run them.
 
 Waking (`Waker`): idle worker threads sleep until something may have changed. On
 PostgreSQL ingest sends `NOTIFY bridge_events` in the insert's transaction and one listener
 connection per worker process wakes one thread per notification; on SQLite a thread reads `PRAGMA
 data_version` (it changes when another connection commits): every 2 ms while the database
 is busy, backing off to every 50 ms once it has been quiet for a second (`SqlitePace`); on a
-change it counts the events due now (`_due_now`, the claim's own condition, on its connection)
+change it counts the events due now (`_due_now`, the claim's own read, on its connection)
 and wakes that many idle threads, none when the change added no work (a round's own writes).
 Either way idle threads also look every `IDLE_SECONDS`, which is what picks up a retry when
 it falls due and an expired lease: the job of the old sweeper.
@@ -35,11 +37,12 @@ import threading
 import time
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 
 from bridge.events import round_statements, store
-from bridge.events.models import UNFINISHED_SQL, Event, utcnow
+from bridge.events.models import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -77,54 +80,22 @@ class SqlitePace:
         return self.interval
 
 
-def _due(now: datetime):
-    """Unfinished events a worker may take now. The literal status test lets both databases
-    use the partial index (SQLite matches a partial index's WHERE only textually)."""
-    return and_(text(UNFINISHED_SQL), round_statements.runnable(now))
-
-
-def _first_due(now: datetime):
-    return select(Event.id).where(_due(now)).order_by(Event.next_attempt_at, Event.id).limit(1)
-
-
 def claim_next(session, lease_seconds: float, token: str, now: datetime | None = None):
-    """Claim the first due event for a round holding `token`: its `store.ROUND_COLUMNS` row
-    (id first), or None. One statement on PostgreSQL, so it may run in autocommit
-    (`Database.reading`)."""
+    """Claim the first due event for a round holding `token`: its `round_statements.ROUND_COLUMNS`
+    row (id first), or None. One statement on PostgreSQL, so it may run in autocommit
+    (`Database.reading`). `session` may be an ORM session or a Core connection
+    (`Database.reading_connection`, what a worker thread uses)."""
     now = now or utcnow()
-    params = store.claimed_params(lease_seconds, token, now)
-    # Core, statements built once: see bridge.events.round_statements. `session` may be an ORM
-    # session or a Core connection (`Database.reading_connection`, what a worker thread uses).
-    connection = store.connection_of(session)
-    if connection.dialect.name == "postgresql":
-        return connection.execute(_claim_first_due(), params).one_or_none()
+    if store.connection_of(session).dialect.name == "postgresql":
+        return store.claim_first_due(session, lease_seconds, token, now)
     for _ in range(3):  # another worker may claim the one we read first: look again
-        event_id = connection.execute(_first_due_statement(), params).scalar_one_or_none()
+        event_id = store.first_due_id(session, now)
         if event_id is None:
             return None
         claimed = store.claim_round(session, event_id, lease_seconds, now=now, token=token)
         if claimed is not None:
             return claimed
     return None
-
-
-@functools.cache
-def _first_due_statement(for_update: bool = False):
-    """`_first_due` over the bound parameter p_now (`round_statements.NOW`), built once."""
-    query = _first_due(round_statements.NOW)
-    return query.with_for_update(skip_locked=True) if for_update else query
-
-
-@functools.cache
-def _claim_first_due():
-    """PostgreSQL's claim in one statement, built once: params p_now, p_lease_until, p_token."""
-    return (update(Event).where(Event.id == _first_due_statement(True).scalar_subquery())
-            .values(**round_statements.claimed_values()).returning(*store.ROUND_COLUMNS))
-
-
-def due_count(session, now: datetime | None = None) -> int:
-    """Events waiting for a worker now (the queue depth)."""
-    return session.execute(select(func.count()).select_from(Event).where(_due(now or utcnow()))).scalar_one()
 
 
 def notify(session) -> None:
@@ -155,7 +126,7 @@ class Dispatcher:
     def depth(self) -> int | None:
         try:
             with self.db.session() as session:
-                return due_count(session)
+                return store.due_count(session)
         except Exception:  # noqa: BLE001
             return None
 
@@ -258,14 +229,10 @@ DUE_LOOKAHEAD = 8
 
 @functools.cache
 def _due_statement():
-    """`_due` as SQLite SQL (`?` parameters) and the parameter tuple's template: the statement
-    the claim uses, compiled once, with p_now left to fill in."""
-    from sqlalchemy.dialects import sqlite
-
-    from bridge.events.models import UTCDateTime
-
+    """The claim's read (`round_statements.first_due`, up to DUE_LOOKAHEAD rows) as SQLite SQL
+    (`?` parameters) and the parameter tuple's template, compiled once, with p_now left to fill in."""
     dialect = sqlite.dialect()
-    compiled = _first_due(round_statements.NOW).limit(DUE_LOOKAHEAD).compile(dialect=dialect)  # the claim's read
+    compiled = round_statements.first_due(round_statements.NOW).limit(DUE_LOOKAHEAD).compile(dialect=dialect)
     expanded = compiled.construct_expanded_state({"p_now": None})
     constants = {name: str(value) if isinstance(value, str) else value
                  for name, value in expanded.parameters.items()}  # StrEnum -> plain str for sqlite3

@@ -82,6 +82,8 @@ class EventStatus(StrEnum):
     ALL = nonmember((PENDING, PROCESSING, DELIVERED, SKIPPED, RETRYING, DEAD, INVALID))
     # Statuses a worker may pick up; `processing` only once its lease has expired.
     RUNNABLE = nonmember((PENDING, RETRYING))
+    # Still to be delivered: the queue's partial index holds exactly these (UNFINISHED_SQL).
+    UNFINISHED = nonmember((PENDING, PROCESSING, RETRYING))
     FINAL = nonmember((DELIVERED, SKIPPED, DEAD, INVALID))
 
 
@@ -102,7 +104,7 @@ class TicketState(StrEnum):
 
 # Partial-index conditions, written from the enums; the text must stay exactly what the
 # migrations created (SQLite matches a partial index's WHERE textually).
-UNFINISHED_SQL = f"status IN ('{EventStatus.PENDING}', '{EventStatus.PROCESSING}', '{EventStatus.RETRYING}')"
+UNFINISHED_SQL = "status IN ({})".format(", ".join(f"'{status}'" for status in EventStatus.UNFINISHED))
 # Events whose status is not (yet) in the folded metric counts (bridge.events.counters):
 # new, unfinished, or changed since they were folded (a replay). Kept small by the worker.
 UNCOUNTED_EVENTS_SQL = "counted_status IS NULL OR counted_status <> status"

@@ -9,11 +9,10 @@ for executing it and nothing else: the values travel as bound parameters, named 
 bound name equal to a column name is reserved by SQLAlchemy in INSERT and UPDATE).
 
 Each builder is cached (`functools.cache`) on its arguments: the dialect where the SQL
-differs, and the variant. `bridge.events.store` executes them (and `bridge.delivery.queue` its
-claim, built the same way from `claimed_values` and `runnable`); their docstrings say
-what each does. The conditions are the same expressions those modules
-use for their other queries (`store.holds`, `store._older_unfinished`), here
-over bound parameters instead of values.
+differs, and the variant. `bridge.events.store` executes them; their docstrings say what each
+does. The conditions they share are defined here once, as functions of the values they
+compare (`holds`, `older_unfinished`, `newer_delivered`, `runnable`, `due`), and the statements
+apply them to bound parameters: this module imports only the models, and `store` imports it.
 
 Failure policy: none here; these only build statements. Executing them raises what the
 database raises, and the callers' policies apply.
@@ -23,11 +22,16 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
-from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bridge.events.models import Action, Attempt, Event, EventStatus, Ticket, UTCDateTime
+from bridge.events.models import UNFINISHED_SQL, Action, Attempt, Event, EventStatus, Ticket, UTCDateTime
+
+# What a worker round reads of its event: the claim returns these, so the round does not load
+# the row again (bridge.delivery.processor).
+ROUND_COLUMNS = (Event.id, Event.webhook_id, Event.body, Event.attempts, Event.errors, Event.resource_type,
+                 Event.subscriber_id, Event.resource_id, Event.sequence_key)
 
 
 def _param(name: str, column):
@@ -55,13 +59,72 @@ def runnable(now):
     )
 
 
+def due(now):
+    """Unfinished events a worker may take at `now`. The literal status test lets both
+    databases use the partial index `ix_events_unfinished` (SQLite matches a partial index's
+    WHERE only textually)."""
+    return and_(text(UNFINISHED_SQL), runnable(now))
+
+
+def first_due(now):
+    """The id of the first event due at `now`, in the order of `ix_events_unfinished`."""
+    return select(Event.id).where(due(now)).order_by(Event.next_attempt_at, Event.id).limit(1)
+
+
+@functools.cache
+def first_due_statement(for_update: bool = False):
+    """`first_due` over p_now; with `for_update`, FOR UPDATE SKIP LOCKED (PostgreSQL's claim)."""
+    query = first_due(NOW)
+    return query.with_for_update(skip_locked=True) if for_update else query
+
+
 @functools.cache
 def claim_by_id():
     """`store.claim_round`: params p_id, p_now, p_lease_until, p_token."""
-    from bridge.events.store import ROUND_COLUMNS  # store imports this module
-
     return (update(Event).where(Event.id == bindparam("p_id"), runnable(NOW))
             .values(**claimed_values()).returning(*ROUND_COLUMNS))
+
+
+@functools.cache
+def claim_first_due():
+    """`store.claim_first_due`, PostgreSQL's claim in one statement: params p_now,
+    p_lease_until, p_token. `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)`,
+    so concurrent workers never wait for each other."""
+    return (update(Event).where(Event.id == first_due_statement(True).scalar_subquery())
+            .values(**claimed_values()).returning(*ROUND_COLUMNS))
+
+
+def holds(event_id, token) -> tuple:
+    """The condition "the round holding `token` still has this event"."""
+    return Event.id == event_id, Event.lease_token == token, Event.status == EventStatus.PROCESSING
+
+
+def same_resource(event) -> tuple:
+    """Conditions matching the events of the same Okendo resource (one review, ...)."""
+    return (Event.resource_type == event.resource_type, Event.subscriber_id == event.subscriber_id,
+            Event.resource_id == event.resource_id)
+
+
+def older_unfinished(event, *columns):
+    """An older event of the same Okendo resource that is still to be delivered."""
+    return select(*(columns or (Event,))).where(
+        *same_resource(event),
+        # Same sequenceNumber = the same change delivered twice: the first stored goes first.
+        or_(Event.sequence_key < event.sequence_key,
+            and_(Event.sequence_key == event.sequence_key, Event.id < event.id)),
+        Event.status.in_(EventStatus.UNFINISHED),
+    ).order_by(Event.sequence_key).limit(1)
+
+
+def newer_delivered(event, *columns):
+    """A newer event of the same resource already relayed, or the same change (same
+    sequenceNumber) relayed under another webhook id: this one is superseded."""
+    return select(*(columns or (Event,))).where(
+        *same_resource(event),
+        Event.sequence_key >= event.sequence_key,
+        Event.id != event.id,
+        Event.status == EventStatus.DELIVERED,
+    ).order_by(Event.sequence_key.desc()).limit(1)
 
 
 # The claimed event's columns that `store.before_round` compares, as bound parameters.
@@ -76,12 +139,10 @@ def before_round(ordered: bool, ticketed: bool):
     `ticketed` "ticketed" (the resource has a `tickets` row). Params: p_id; with `ordered`
     p_resource_type, p_subscriber_id, p_resource_id, p_sequence_key; with `ticketed`
     p_ticket_subscriber_id, p_ticket_resource_type, p_ticket_resource_id."""
-    from bridge.events.store import _newer_delivered, _older_unfinished
-
     checks = [exists().where(Action.event_id == _CLAIMED.id).label("recorded")]
     if ordered:
-        checks += [_older_unfinished(_CLAIMED, Event.id).scalar_subquery().label("older"),
-                   _newer_delivered(_CLAIMED, Event.id).scalar_subquery().label("newer")]
+        checks += [older_unfinished(_CLAIMED, Event.id).scalar_subquery().label("older"),
+                   newer_delivered(_CLAIMED, Event.id).scalar_subquery().label("newer")]
     if ticketed:
         checks.append(exists().where(
             Ticket.subscriber_id == bindparam("p_ticket_subscriber_id"),
@@ -91,9 +152,7 @@ def before_round(ordered: bool, ticketed: bool):
 
 
 def holding():
-    """`store.holds` over bound parameters p_event_id and p_token."""
-    from bridge.events.store import holds
-
+    """`holds` over bound parameters p_event_id and p_token."""
     return holds(bindparam("p_event_id"), bindparam("p_token"))
 
 
@@ -144,3 +203,10 @@ def finish(fenced: bool, with_errors: bool, count_attempt: bool):
         values["attempts"] = Event.attempts + 1
     where = holding() if fenced else (Event.id == bindparam("p_event_id"),)
     return update(Event).where(*where).values(**values)
+
+
+@functools.cache
+def renew_lease():
+    """`store.renew_lease`'s UPDATE: params p_event_id, p_token, p_lease_until; changes the
+    row only while the round holding p_token has the event (the lease's fence)."""
+    return update(Event).where(*holding()).values(lease_until=_param("p_lease_until", Event.lease_until))

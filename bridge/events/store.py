@@ -1,4 +1,18 @@
-"""Reading and changing events: every status transition goes through here.
+"""Reading and changing events: every statement that writes an event's status runs here.
+
+That is: the insert of a new event (`store_event`; the webhook itself runs the same statement
+on a bare DBAPI connection, `bridge.events.event_insert`), the claim (`claim_round`, and on
+PostgreSQL `claim_first_due`), the renewal of a claim's lease (`renew_lease`), a round's outcome
+(`finish`, `record_action(s)`, `record_attempts`) and a replay (`reset_for_replay`). The worker
+round's statements are built once, with bound values, in `bridge.events.round_statements`.
+When they run is decided elsewhere: the claim loop in `bridge.delivery.queue`, the lease's
+renewal and fencing in `bridge.delivery.lease`, the round in `bridge.delivery.processor`.
+
+Other modules read the events tables in queries of their own shape and change no status:
+`overview`, `filters` and `counters` here (`counters` also marks what it has folded),
+`bridge.delivery.retention` (it empties the bodies of old finished events),
+`bridge.delivery.replay`'s "why not replayed", the alert conditions and the mapping's impact
+preview.
 
 Concurrency model (several web processes and workers, SQLite or PostgreSQL):
 - ingest relies on the UNIQUE `webhook_id`: of two copies arriving at once,
@@ -18,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, NamedTuple, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, literal, null, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, literal, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -119,12 +133,6 @@ def insert_statement(dialect_name: str, wake: str | None):
     return select(stored.c.id, func.pg_notify(literal(wake), literal("")))
 
 
-# What a worker round reads of its event: the claim returns these, so the round does not load
-# the row again (bridge.delivery.processor).
-ROUND_COLUMNS = (Event.id, Event.webhook_id, Event.body, Event.attempts, Event.errors, Event.resource_type,
-                 Event.subscriber_id, Event.resource_id, Event.sequence_key)
-
-
 def claim(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,
           token: str | None = None) -> str | None:
     """Take an event for processing and return its webhook id; None when it is final, leased
@@ -136,13 +144,41 @@ def claim(session: Session, event_id: int, lease_seconds: float, now: datetime |
 
 def claim_round(session: Session, event_id: int, lease_seconds: float, now: datetime | None = None,
                 token: str | None = None):
-    """`claim`, returning the event's `ROUND_COLUMNS` row (or None) for the round to run on."""
+    """`claim`, returning the event's `round_statements.ROUND_COLUMNS` row (or None) for the round to run on."""
     now = now or utcnow()
     # Core on the session's connection, one statement built once (bridge.events.round_statements):
     # building it per call, and the ORM's update path, cost more than the statement (issue 16).
     return connection_of(session).execute(
         round_statements.claim_by_id(), claimed_params(lease_seconds, token, now) | {"p_id": event_id},
     ).one_or_none()
+
+
+def claim_first_due(session: Session | Connection, lease_seconds: float, token: str, now: datetime | None = None):
+    """PostgreSQL: claim the first due event in one statement (`round_statements.claim_first_due`),
+    returning its `round_statements.ROUND_COLUMNS` row or None. One statement, so it may run in autocommit."""
+    now = now or utcnow()
+    return connection_of(session).execute(round_statements.claim_first_due(),
+                                          claimed_params(lease_seconds, token, now)).one_or_none()
+
+
+def first_due_id(session: Session | Connection, now: datetime | None = None) -> int | None:
+    """The id of the first event due now, read without claiming it (SQLite's claim reads first,
+    then claims with `claim_round`, so an idle worker does not take the write lock)."""
+    return connection_of(session).execute(round_statements.first_due_statement(),
+                                          {"p_now": now or utcnow()}).scalar_one_or_none()
+
+
+def due_count(session: Session | Connection, now: datetime | None = None) -> int:
+    """Events waiting for a worker now (the queue depth)."""
+    return connection_of(session).execute(
+        select(func.count()).select_from(Event).where(round_statements.due(now or utcnow()))).scalar_one()
+
+
+def renew_lease(session: Session | Connection, event_id: int, token: str, lease_until: datetime) -> bool:
+    """Extend the `processing` lease of the round holding `token` to `lease_until`; False, and
+    nothing changed, when that round no longer holds the event (`bridge.delivery.lease`)."""
+    params = {"p_event_id": event_id, "p_token": token, "p_lease_until": lease_until}
+    return connection_of(session).execute(round_statements.renew_lease(), params).rowcount == 1
 
 
 def claimed_params(lease_seconds: float, token: str | None, now: datetime) -> dict:
@@ -222,11 +258,6 @@ def record_actions(session: Session, event_id: int, rows: Iterable[tuple]) -> No
         connection.execute(round_statements.record_action(connection.dialect.name, False), params)
 
 
-def holds(event_id: int, token: str) -> tuple:
-    """The condition "the round holding `token` still has this event"."""
-    return Event.id == event_id, Event.lease_token == token, Event.status == EventStatus.PROCESSING
-
-
 def record_attempts(session: Session, event_id: int, action_key: str, attempts: Iterable) -> None:
     """Add the HTTP calls of one action to the delivery log (one INSERT for all of them)."""
     rows = [dict(event_id=event_id, action_key=action_key, method=a.method, target=a.target,
@@ -234,34 +265,6 @@ def record_attempts(session: Session, event_id: int, action_key: str, attempts: 
             for a in attempts]
     if rows:
         connection_of(session).execute(round_statements.record_attempts(), rows)
-
-
-def _same_resource(event) -> tuple:
-    """Conditions matching the events of the same Okendo resource (one review, ...)."""
-    return (Event.resource_type == event.resource_type, Event.subscriber_id == event.subscriber_id,
-            Event.resource_id == event.resource_id)
-
-
-def _older_unfinished(event, *columns):
-    """An older event of the same Okendo resource that is still to be delivered."""
-    return select(*(columns or (Event,))).where(
-        *_same_resource(event),
-        # Same sequenceNumber = the same change delivered twice: the first stored goes first.
-        or_(Event.sequence_key < event.sequence_key,
-            and_(Event.sequence_key == event.sequence_key, Event.id < event.id)),
-        Event.status.in_((EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING)),
-    ).order_by(Event.sequence_key).limit(1)
-
-
-def _newer_delivered(event, *columns):
-    """A newer event of the same resource already relayed, or the same change (same
-    sequenceNumber) relayed under another webhook id: this one is superseded."""
-    return select(*(columns or (Event,))).where(
-        *_same_resource(event),
-        Event.sequence_key >= event.sequence_key,
-        Event.id != event.id,
-        Event.status == EventStatus.DELIVERED,
-    ).order_by(Event.sequence_key.desc()).limit(1)
 
 
 class BeforeRound(NamedTuple):
@@ -400,8 +403,6 @@ def received_since(since: datetime) -> tuple:
 
 def oldest_unfinished_received_at(session: Session) -> datetime | None:
     return session.execute(
-        select(func.min(Event.received_at)).where(
-            Event.status.in_((EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING))
-        )
+        select(func.min(Event.received_at)).where(Event.status.in_(EventStatus.UNFINISHED))
     ).scalar_one_or_none()
 

@@ -12,6 +12,7 @@ The caller opens the session and fences it with the round's lease.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -41,6 +42,13 @@ def take_over_expired(session: Session, ticket_id: int, *, now: datetime, lease_
     return session.execute(update(Ticket).where(
         Ticket.id == ticket_id, Ticket.state == TicketState.CREATING, Ticket.lease_until < now,
     ).values(lease_until=lease_until)).rowcount == 1
+
+
+def extend_creating(session: Session, ticket_ids: Iterable[int], *, lease_until: datetime) -> None:
+    """Extend the lock on these rows while they are still `creating` (the lease of the round
+    opening their conversations was renewed: `bridge.delivery.lease`)."""
+    session.execute(update(Ticket).where(Ticket.id.in_(ticket_ids), Ticket.state == TicketState.CREATING)
+                    .values(lease_until=lease_until).execution_options(synchronize_session=False))
 
 
 def mark_open(session: Session, ticket_id: int, *, conversation_id: str, customer_id: str) -> Ticket:
