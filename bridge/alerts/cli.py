@@ -1,7 +1,8 @@
 """`bridge alerts test|status`.
 
-Imports sit inside the commands, as in bridge.cli (which imports this module): each command
-loads only what it runs, and `bridge.cli`'s helpers are imported back without a cycle.
+Both commands run the alert service, so it is imported at the top: `bridge.cli` imports this
+module only when `bridge alerts` is named (or for --help), and not at its own top, so
+importing its helpers here makes no cycle.
 """
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import sys
 
 import click
 
+from bridge.alerts import outbox
+from bridge.alerts.service import Alerts
+from bridge.cli import _db, _settings
+from bridge.mapping import MappingStore
+
 
 def _alerts():
-    from bridge.alerts.service import Alerts
-    from bridge.cli import _db, _settings
-    from bridge.mapping import MappingStore
-
     settings = _settings()
     return Alerts(_db(settings), settings.alerts, mappings=MappingStore(settings.mapping_path, env=settings.raw))
 
@@ -42,8 +44,6 @@ def alerts_test() -> None:
 @alerts.command("status")
 def alerts_status() -> None:
     """What each alert condition finds right now, and the last messages sent."""
-    from bridge.alerts import outbox
-
     service = _alerts()
     click.echo("channels: " + (", ".join(c.describe() for c in service.channels.values()) or "none"))
     for key, finding in service.findings().items():

@@ -7,8 +7,11 @@ Failure policy: an invalid file is never published: every problem is printed as
 ``BRIDGE_MAPPING_SOURCE=file`` the file is the live mapping, so publish and rollback
 refuse (exit 1) and say to edit the file instead.
 
-Imports sit inside the commands, as in bridge.cli (which imports this module): each command
-loads only what it runs, and `bridge.cli`'s helpers are imported back without a cycle.
+Every command here reads the live mapping's versions through the live settings, so all of
+it is imported at the top: `bridge.cli` imports this module only when `bridge mapping` is
+named (or for --help), which is what keeps the mapping pipeline out of the other commands.
+`bridge.cli` does not import this module at its top, so importing its helpers here makes
+no cycle.
 """
 from __future__ import annotations
 
@@ -18,13 +21,16 @@ import sys
 
 import click
 
+from bridge.cli import _db, _settings
+from bridge.mapping import MappingError, versions
+from bridge.mapping.impact import impact_preview
+from bridge.mapping.loader import read_mapping_file
+from bridge.setup.live import LiveSettings
+
 
 def _context():
     """(settings, database, env): env resolves ${VAR}s like the running processes do, from the
     environment and then the settings stored by the console's setup page."""
-    from bridge.cli import _db, _settings
-    from bridge.setup.live import LiveSettings
-
     settings = _settings()
     db = _db(settings)
     return settings, db, LiveSettings(settings.raw, db)
@@ -41,8 +47,6 @@ def _author(author: str | None) -> str:
 
 def _live(settings, db):
     """The live version row, seeding version 1 from BRIDGE_MAPPING on an empty table."""
-    from bridge.mapping import MappingError, versions
-
     try:
         return versions.seed_from_file(db, settings.mapping_path, settings.raw)
     except MappingError as error:
@@ -71,9 +75,6 @@ def _refuse_in_file_mode(settings) -> None:
 
 
 def _read(file: str) -> str:
-    from bridge.mapping import MappingError
-    from bridge.mapping.loader import read_mapping_file
-
     try:
         return read_mapping_file(file)
     except MappingError as error:
@@ -93,8 +94,6 @@ def mapping() -> None:
 @mapping.command("show")
 def show() -> None:
     """Which version is live: number, author, time, note, routes."""
-    from bridge.mapping import versions
-
     settings, db, env = _context()
     if settings.mapping_source == "file":
         click.echo(f"file mode: the live mapping is {settings.mapping_path} (BRIDGE_MAPPING_SOURCE=file)")
@@ -113,8 +112,6 @@ def show() -> None:
 @click.option("--version", "number", type=int, default=None, help="an earlier version (default: live)")
 def export(number: int | None) -> None:
     """Print the live mapping's YAML (with its comments), e.g. to commit it to git."""
-    from bridge.mapping import versions
-
     settings, db, env = _context()
     if settings.mapping_source == "file":
         click.echo(_read(settings.mapping_path), nl=False)
@@ -132,8 +129,6 @@ def export(number: int | None) -> None:
 @click.argument("file", required=False)
 def check(file: str | None) -> None:
     """Validate FILE (default: the live version): path:line:col for each problem, exit 1."""
-    from bridge.mapping import MappingError, versions
-
     settings, db, env = _context()
     if file is None and settings.mapping_source == "file":
         file = settings.mapping_path
@@ -154,8 +149,6 @@ def check(file: str | None) -> None:
 @click.argument("file")
 def diff(file: str) -> None:
     """What publishing FILE would change, as a unified diff against the live version."""
-    from bridge.mapping import versions
-
     settings, db, env = _context()
     live_text, label = _live_text(settings, db)
     lines = versions.diff_lines(live_text, _read(file), f"{label} (live)", file)
@@ -168,8 +161,6 @@ def diff(file: str) -> None:
 @click.option("--author", default=None, help="who publishes (default cli:<user>)")
 def publish(file: str, note: str, author: str | None) -> None:
     """Validate FILE and make it the live version; an invalid file is refused (exit 1)."""
-    from bridge.mapping import MappingError, versions
-
     settings, db, env = _context()
     _refuse_in_file_mode(settings)
     _live(settings, db)
@@ -194,8 +185,6 @@ def publish(file: str, note: str, author: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def history(limit: int, as_json: bool) -> None:
     """Every version, newest first: number, time, author, note."""
-    from bridge.mapping import versions
-
     settings, db, env = _context()
     _live(settings, db)
     with db.session() as session:
@@ -218,8 +207,6 @@ def history(limit: int, as_json: bool) -> None:
 @click.option("--author", default=None)
 def rollback(version: int, note: str | None, author: str | None) -> None:
     """Publish an earlier VERSION's text again, as a new version."""
-    from bridge.mapping import MappingError, versions
-
     settings, db, env = _context()
     _refuse_in_file_mode(settings)
     _live(settings, db)
@@ -243,9 +230,6 @@ def rollback(version: int, note: str | None, author: str | None) -> None:
 def impact(file: str, limit: int, as_json: bool) -> None:
     """What FILE would have done to the last stored events, compared with the live version.
     Sends nothing."""
-    from bridge.mapping import MappingError, versions
-    from bridge.mapping.impact import impact_preview
-
     settings, db, env = _context()
     live_text, label = _live_text(settings, db)
     try:
@@ -271,8 +255,6 @@ def impact(file: str, limit: int, as_json: bool) -> None:
 @click.option("--limit", type=int, default=50)
 def audit(limit: int) -> None:
     """Publishes, rollbacks, refused publishes and load failures, newest first."""
-    from bridge.mapping import versions
-
     _, db, _env = _context()
     with db.session() as session:
         rows = versions.audit_list(session, limit)

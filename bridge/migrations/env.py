@@ -1,6 +1,7 @@
 """Alembic environment: the URL comes from the bridge's settings, not an ini file."""
 from alembic import context
 
+from bridge.events.db import make_engine
 from bridge.events.models import Base
 
 config = context.config
@@ -12,8 +13,6 @@ def run_migrations_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    from bridge.events.db import make_engine
-
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
         _run(connection)
