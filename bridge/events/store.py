@@ -1,16 +1,17 @@
-"""Reading and changing events: every statement that writes an event's status runs here.
+"""Reading and changing events: every statement that writes an event's status is here.
 
-That is: the insert of a new event (`store_event`; the webhook itself runs the same statement
-on a bare DBAPI connection, `bridge.events.event_insert`), the claim (`claim_round`, and on
-PostgreSQL `claim_first_due`), the renewal of a claim's lease (`renew_lease`), a round's outcome
-(`finish`, `record_action(s)`, `record_attempts`) and a replay (`reset_for_replay`). The worker
-round's statements are built once, with bound values, in `bridge.events.round_statements`.
-When they run is decided elsewhere: the claim loop in `bridge.delivery.queue`, the lease's
-renewal and fencing in `bridge.delivery.lease`, the round in `bridge.delivery.processor`.
+They are: the insert of a new event (`store_event`; the webhook's own insert runs the same
+`insert_statement` on a bare DBAPI connection, in `bridge.events.event_insert`), the claim
+(`claim_round`, and on PostgreSQL `claim_first_due`), the renewal of a claim's lease
+(`renew_lease`), a round's outcome (`finish`, `record_action(s)`, `record_attempts`) and a
+replay (`reset_for_replay`). The worker round's statements are built once, with bound values,
+in `bridge.events.round_statements`. When they run is decided elsewhere: the claim loop in
+`bridge.delivery.queue`, the lease's renewal and fencing in `bridge.delivery.lease`, the
+round in `bridge.delivery.processor`.
 
 Other modules read the events tables in queries of their own shape and change no status:
 `overview`, `filters` and `counters` here (`counters` also marks what it has folded),
-`bridge.delivery.retention` (it empties the bodies of old finished events),
+`bridge.delivery.retention` (it empties the bodies of old delivered and skipped events),
 `bridge.delivery.replay`'s "why not replayed", the alert conditions and the mapping's impact
 preview.
 
