@@ -57,6 +57,11 @@ def claim(session, delivery_id: int, now: datetime | None = None) -> bool:
     return result.rowcount == 1
 
 
+def delivery(session, delivery_id: int) -> AlertDelivery | None:
+    """One delivery row, with its message reachable as `.message`."""
+    return session.get(AlertDelivery, delivery_id)
+
+
 def mark_sent(session, delivery_id: int) -> None:
     session.execute(update(AlertDelivery).where(AlertDelivery.id == delivery_id)
                     .values(status=DeliveryStatus.SENT, sent_at=utcnow(), lease_until=None, last_error=None))

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from bridge.alerts import channels as channel_mod, outbox, state_store
 from bridge.alerts.conditions import CONDITIONS, Context
 from bridge.alerts.policy import State, decide
-from bridge.alerts.tables import AlertDelivery, DeliveryStatus
+from bridge.alerts.tables import DeliveryStatus
 from bridge.events import overview, store
 from bridge.events.models import utcnow
 
@@ -111,7 +111,7 @@ class Alerts:
                 if not outbox.claim(session, delivery_id, self.clock()):
                     continue
             with self.db.session() as session:
-                delivery = session.get(AlertDelivery, delivery_id)
+                delivery = outbox.delivery(session, delivery_id)
                 channel_name, attempts = delivery.channel, delivery.attempts
                 subject, text = delivery.message.subject, delivery.message.text
             channel = self.channels.get(channel_name)
