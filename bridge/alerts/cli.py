@@ -1,8 +1,9 @@
 """`bridge alerts test|status`.
 
 Both commands run the alert service, so it is imported at the top: `bridge.cli` imports this
-module only when `bridge alerts` is named (or for --help), and not at its own top, so
-importing its helpers here makes no cycle.
+module only when `bridge alerts` is named (or for --help). `bridge.cli`'s helpers sit above
+`alerts/` in the layers (docs/architecture.md): they are imported inside `_alerts`, when a
+command runs.
 """
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import click
 
 from bridge.alerts import outbox
 from bridge.alerts.service import Alerts
-from bridge.cli import _db, _settings
 from bridge.mapping import MappingStore
 
 
 def _alerts():
+    from bridge.cli import _db, _settings  # local: up the layers (module docstring)
+
     settings = _settings()
     return Alerts(_db(settings), settings.alerts, mappings=MappingStore(settings.mapping_path, env=settings.raw))
 

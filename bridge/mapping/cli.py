@@ -7,11 +7,11 @@ Failure policy: an invalid file is never published: every problem is printed as
 ``BRIDGE_MAPPING_SOURCE=file`` the file is the live mapping, so publish and rollback
 refuse (exit 1) and say to edit the file instead.
 
-Every command here reads the live mapping's versions through the live settings, so all of
-it is imported at the top: `bridge.cli` imports this module only when `bridge mapping` is
-named (or for --help), which is what keeps the mapping pipeline out of the other commands.
-`bridge.cli` does not import this module at its top, so importing its helpers here makes
-no cycle.
+Every command here reads the live mapping's versions, so the mapping's modules are imported
+at the top: `bridge.cli` imports this module only when `bridge mapping` is named (or for
+--help), which is what keeps the mapping pipeline out of the other commands. `bridge.cli`'s
+helpers and the live settings (`bridge.setup`) sit above `mapping/` in the layers
+(docs/architecture.md): this entry point imports them inside `_context`, when a command runs.
 """
 from __future__ import annotations
 
@@ -21,16 +21,18 @@ import sys
 
 import click
 
-from bridge.cli import _db, _settings
 from bridge.mapping import MappingError, versions
 from bridge.mapping.impact import impact_preview
 from bridge.mapping.loader import read_mapping_file
-from bridge.setup.live import LiveSettings
 
 
 def _context():
     """(settings, database, env): env resolves ${VAR}s like the running processes do, from the
     environment and then the settings stored by the console's setup page."""
+    # local: up the layers (module docstring); the command line's entry point is bridge.cli
+    from bridge.cli import _db, _settings
+    from bridge.setup.live import LiveSettings
+
     settings = _settings()
     db = _db(settings)
     return settings, db, LiveSettings(settings.raw, db)
