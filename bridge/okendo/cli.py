@@ -28,6 +28,7 @@ from bridge.okendo.api import (
     events_of,
     find_signing_secret,
 )
+from bridge.okendo.signing_secrets import split_secrets
 
 # Reviews only by default: survey_response is not in Okendo's published enum of webhook
 # resource types, so subscribing it by default could get the whole subscription refused.
@@ -214,7 +215,7 @@ def subscribe(url: str, resources: tuple[str, ...], topics: tuple[str, ...], for
             f"{created.get('webhookSubscriptionId', 'ID')}` and subscribe again."
         )
 
-    configured = [s.strip() for s in (os.environ.get("OKENDO_WEBHOOK_SECRET") or "").split(",") if s.strip()]
+    configured = split_secrets(os.environ.get("OKENDO_WEBHOOK_SECRET"))
     old = [s for s in configured if s != secret]
     if not old and existing:  # --force next to an older subscription whose secret we cannot see
         old = [OLD_SECRET_PLACEHOLDER]

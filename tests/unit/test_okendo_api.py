@@ -374,6 +374,19 @@ def test_cli_subscribe_with_resources_topics_and_a_rotation(fake_time):
 
 
 @responses.activate
+def test_a_space_separated_secret_list_is_read_like_the_bridge_reads_it(fake_time):
+    # OKENDO_WEBHOOK_SECRET takes commas or whitespace between secrets (okendo.signing_secrets);
+    # the rotation line must list each old secret once, and not the new one again.
+    responses.get(SUBS, json={"webhookSubscriptions": []})
+    responses.post(SUBS, json=subscription("sub-new", webhookSecret=SECRET))
+
+    result = run(fake_time, ["subscribe", "--url", HOOK_URL], env={"OKENDO_WEBHOOK_SECRET": f"{SECRET} {OLD_SECRET}"})
+
+    assert result.exit_code == 0, result.output
+    assert f'heroku config:set OKENDO_WEBHOOK_SECRET="{SECRET},{OLD_SECRET}"' in result.output
+
+
+@responses.activate
 def test_cli_subscribe_detects_an_existing_subscription(fake_time):
     responses.get(SUBS, json={"webhookSubscriptions": [subscription("sub-old", url=HOOK_URL + "/")]})
 
