@@ -31,7 +31,6 @@ from bridge.mapping.tables import MappingAudit
 
 AUTH_STATUSES = (401, 403)
 ROW_LIMIT = 2000  # events read per condition per round; counts beyond it are approximate
-UNFINISHED = (EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.RETRYING)
 
 
 @dataclass
@@ -231,7 +230,7 @@ def backlog(ctx: Context, since: datetime | None = None) -> Finding:
     """The oldest unfinished event is older than ALERT_BACKLOG_AGE."""
     oldest = ctx.session.execute(
         select(Event.id, Event.status, Event.received_at, Event.last_error)
-        .where(Event.status.in_(UNFINISHED)).order_by(Event.received_at).limit(1)
+        .where(Event.status.in_(EventStatus.UNFINISHED)).order_by(Event.received_at).limit(1)
     ).first()
     age = (ctx.now - oldest.received_at).total_seconds() if oldest else 0.0
     finding = Finding(active=age > ctx.settings.backlog_age, link="/admin/events?status=retrying")
@@ -239,7 +238,7 @@ def backlog(ctx: Context, since: datetime | None = None) -> Finding:
                        + (f"the oldest unfinished event has waited {duration(age)}." if oldest else "nothing waits."))
     if finding.active:
         waiting = ctx.session.execute(select(func.count()).select_from(Event)
-                                      .where(Event.status.in_(UNFINISHED))).scalar_one()
+                                      .where(Event.status.in_(EventStatus.UNFINISHED))).scalar_one()
         finding.headline = f"Events are not moving: the oldest unfinished event has waited {duration(age)}"
         finding.lines = [f"{plural(waiting, 'event')} wait (pending, processing or retrying).",
                          f"The oldest is event {oldest.id} ({oldest.status})"
