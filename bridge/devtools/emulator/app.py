@@ -346,6 +346,11 @@ def reset():
 
 # ---- running it ----------------------------------------------------------------------
 
+def emulator_api_key(environ, api_key: str | None = None) -> str:
+    """The key the emulator accepts: ``api_key``, else EMULATOR_API_KEY, else "emulator-key"."""
+    return api_key or environ.get("EMULATOR_API_KEY") or DEFAULT_API_KEY
+
+
 def emulator_app_from_env(environ, *, api_key: str | None = None, org_id: str | None = None,
                           rate_limit_per_minute: int | None = None,
                           hook_limit_per_minute: int | None = None, faults: dict | None = None) -> Flask:
@@ -356,7 +361,7 @@ def emulator_app_from_env(environ, *, api_key: str | None = None, org_id: str | 
         rate_limit_per_minute = int(environ.get("EMULATOR_RATE_LIMIT") or 0)
     if hook_limit_per_minute is None:
         hook_limit_per_minute = int(environ.get("EMULATOR_HOOK_LIMIT") or 0)
-    return create_emulator_app(api_key or environ.get("EMULATOR_API_KEY") or DEFAULT_API_KEY, org_id,
+    return create_emulator_app(emulator_api_key(environ, api_key), org_id,
                                rate_limit_per_minute, hook_limit_per_minute, faults=faults)
 
 
@@ -374,7 +379,7 @@ def serve(host: str = "127.0.0.1", port: int = 8099, *, api_key: str | None = No
     # need not load it.
     from gunicorn.app.base import BaseApplication
 
-    api_key = api_key or os.environ.get("EMULATOR_API_KEY") or DEFAULT_API_KEY
+    api_key = emulator_api_key(os.environ, api_key)
     app = emulator_app_from_env(
         os.environ, api_key=api_key, org_id=org_id, rate_limit_per_minute=rate_limit_per_minute,
         hook_limit_per_minute=hook_limit_per_minute,
