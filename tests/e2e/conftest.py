@@ -166,8 +166,16 @@ class Stack:
         """`bridge ARGS`: the command's own code, run in this process through Click's runner
         with this stack's environment. A new interpreter per command cost 1-2 s of CPU
         (about 15 a backend) and proved nothing more: the command reads and writes the
-        database and calls the emulator the processes use. `cli_process` runs a real one."""
-        result = CliRunner().invoke(cli_main, list(args), env=self.env)
+        database and calls the emulator the processes use. `cli_process` runs a real one.
+        The whole environment is put back afterwards: the command loads `.env` and a demo's
+        instance/demo.env into os.environ (`load_dotenv_if_present`), which Click's runner
+        would leave in this process for every later stack to inherit."""
+        saved = dict(os.environ)
+        try:
+            result = CliRunner().invoke(cli_main, list(args), env=self.env)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         if check and result.exit_code != 0:
