@@ -147,9 +147,9 @@ def events_of(subscription: dict) -> list[str]:
     return out
 
 
-def _body_message(response: requests.Response, scrub: Callable[[str], str]) -> str:
-    """Okendo's own words from an error answer (JSON ``message``/``error``/``errors``),
-    ``scrub``-bed before they are cut: a credential cut in two would escape the scrub."""
+def _body_message(response: requests.Response) -> str:
+    """Okendo's own words from an error answer (JSON ``message``/``error``/``errors``), whole:
+    the caller scrubs them before it cuts them (a credential cut in two would escape the scrub)."""
     text = response.text or ""
     try:
         body = response.json()
@@ -163,7 +163,7 @@ def _body_message(response: requests.Response, scrub: Callable[[str], str]) -> s
                 break
     elif isinstance(body, str) and body:
         text = body
-    return excerpt(scrub(text))
+    return text
 
 
 def _nothing_was_sent(exc: BaseException) -> bool:
@@ -418,7 +418,7 @@ class OkendoClient:
         status = response.status_code
         if status < 300:
             return response
-        message = _body_message(response, self._scrub)
+        message = excerpt(self._scrub(_body_message(response)))
         detail = f": {message}" if message else ""
         if status in (401, 403):
             plan = "; webhooks also need Okendo's Advanced plan or above" if status == 403 else ""
