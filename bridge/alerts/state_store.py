@@ -23,8 +23,13 @@ from bridge.events.models import utcnow
 STATE_FIELDS = ("active", "notified", "started_at", "last_sent_at", "covered_until", "episode_count", "summary")
 
 
+def _fields(state: AlertState | State) -> dict:
+    """The `STATE_FIELDS` of a row or of a `State`, by name."""
+    return {name: getattr(state, name) for name in STATE_FIELDS}
+
+
 def state_of(row: AlertState) -> State:
-    return State(**{name: getattr(row, name) for name in STATE_FIELDS})
+    return State(**_fields(row))
 
 
 def find(session, key: str) -> AlertState | None:
@@ -48,10 +53,9 @@ def state_row(session, key: str) -> AlertState:
 
 def compare_and_set(session, key: str, version: int, state: State) -> bool:
     """Record `state` if the row is still at `version`; False when another worker was first."""
-    values = {name: getattr(state, name) for name in STATE_FIELDS}
     result = session.execute(
         update(AlertState).where(AlertState.key == key, AlertState.version == version)
-        .values(version=version + 1, updated_at=utcnow(), **values)
+        .values(version=version + 1, updated_at=utcnow(), **_fields(state))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
