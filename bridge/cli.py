@@ -112,6 +112,10 @@ def run(port: int | None) -> None:
     run_all(port)
 
 
+# What `bridge web` hands over to, after its checks: Python's arguments for the web server.
+GUNICORN_ARGS = ("-m", "gunicorn", "--config", "python:bridge.gunicorn_conf", "bridge.wsgi:app")
+
+
 @main.command()
 def web() -> None:
     """Only the web server (gunicorn), as the Procfile's web process."""
@@ -119,10 +123,6 @@ def web() -> None:
     _require_migrated(settings)
     _say_what_is_set_up(settings)
     os.execv(sys.executable, [sys.executable, *GUNICORN_ARGS])
-
-
-# What `bridge web` hands over to, after its checks: Python's arguments for the web server.
-GUNICORN_ARGS = ("-m", "gunicorn", "--config", "python:bridge.gunicorn_conf", "bridge.wsgi:app")
 
 
 @main.command()
